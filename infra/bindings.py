@@ -57,6 +57,7 @@ class Binding:
 
 @dataclass(frozen=True)
 class QueueConsumer:
+    role: Role
     queue: str
     settings: ConsumerSettings
     dead_letter_queue: str | None = None
@@ -77,6 +78,11 @@ class WorkerSpec:
 
     def binding(self, name: str) -> Binding:
         return next(b for b in self.bindings if b.name == name)
+
+
+def required_secrets(settings: StackSettings) -> tuple[Secret, ...]:
+    """The signing key is asked for only where URLs are signed, so no stack carries an unused secret."""
+    return tuple(s for s in Secret if s != Secret.MEDIA_SIGNING_KEY or settings.media.delivery.mode == "signed")
 
 
 def declare_workers(settings: StackSettings) -> tuple[WorkerSpec, WorkerSpec]:
@@ -113,7 +119,7 @@ def _backend(settings: StackSettings) -> WorkerSpec:
             DOWNLOAD_TIMEOUT_MS=upstream.download_timeout_seconds * 1000,
             MAX_IMAGE_BYTES=upstream.max_image_bytes,
         ),
-        *(Binding(secret.value, Kind.SECRET, secret.value) for secret in Secret),
+        *(Binding(secret.value, Kind.SECRET, secret.value) for secret in required_secrets(settings)),
     ]
     consumers: tuple[QueueConsumer, ...] = ()
     if queues.enabled:
@@ -130,8 +136,8 @@ def _backend(settings: StackSettings) -> WorkerSpec:
             ),
         ]
         consumers = (
-            QueueConsumer(jobs, queues.jobs, dead_letter_queue=dead_letter),
-            QueueConsumer(dead_letter, queues.dead_letter),
+            QueueConsumer(Role.JOBS, jobs, queues.jobs, dead_letter_queue=dead_letter),
+            QueueConsumer(Role.DEAD_LETTER, dead_letter, queues.dead_letter),
         )
     return WorkerSpec(
         role=Role.BACKEND,

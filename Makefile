@@ -1,0 +1,39 @@
+# Entry points. Targets install from the lock files only when those changed (stamp files).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: setup dev test lint plan bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Run the whole system locally (stand-in upstream, both Workers, local R2/D1/Queues).
+dev: setup
+	$(PY) -m localdev
+
+## Lint and run every test.
+test: setup lint
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+## Offline plan of a stack: make plan STACK=production
+plan: setup
+	$(PY) -m infra plan --stack $(or $(STACK),staging)
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf build .local

@@ -1,0 +1,71 @@
+"""`python -m infra`: offline plan and stack diff (more commands join as the project grows)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import pulumi
+from rich.console import Console
+from rich.table import Table
+
+from infra.diff import diff_plans
+from infra.errors import InfraError
+from infra.plan import run_plan
+from infra.render import print_plan
+from infra.settings import known_stacks
+
+
+def _plan(args: argparse.Namespace, console: Console) -> int:
+    plan = run_plan(args.stack)
+    if args.json:
+        print(json.dumps(plan.to_json(), indent=2))
+    else:
+        print_plan(plan, console)
+    return 0
+
+
+def _diff(args: argparse.Namespace, console: Console) -> int:
+    differences = diff_plans(run_plan(args.left), run_plan(args.right))
+    if args.json:
+        print(json.dumps([asdict(d) for d in differences], indent=2))
+        return 0
+    table = Table(title=f"{args.left} vs {args.right}: {len(differences)} differences")
+    for column in ("resource", "field", args.left, args.right):
+        table.add_column(column)
+    for d in differences:
+        table.add_row(d.resource, d.field, json.dumps(d.left), json.dumps(d.right))
+    console.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    stacks = known_stacks()
+
+    plan = commands.add_parser("plan", help="every resource a stack declares, evaluated offline under mocks")
+    plan.add_argument("--stack", required=True, choices=stacks)
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.set_defaults(run=_plan)
+
+    diff = commands.add_parser("diff", help="what differs between two stacks' plans")
+    diff.add_argument("left", choices=stacks)
+    diff.add_argument("right", choices=stacks)
+    diff.add_argument("--json", action="store_true")
+    diff.set_defaults(run=_diff)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Values such as "[secret]" are data, never rich markup.
+    console = Console(markup=False, highlight=False, width=None if sys.stdout.isatty() else 200)
+    try:
+        return args.run(args, console)
+    except (InfraError, pulumi.RunError) as exc:
+        Console(stderr=True).print(f"error: {exc}", style="red", markup=False, highlight=False)
+        return 2

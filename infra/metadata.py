@@ -1,0 +1,47 @@
+"""Workflow metadata: the D1 database holding runs, assets and events.
+
+No Cloudflare resource manages a D1 schema; the schema is applied by the project's migration step, which
+the backend Worker must wait for (the seam is `MetadataStore.schema_ready`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from infra.protection import data_options
+from infra.settings import Metadata
+
+
+@dataclass(frozen=True)
+class MetadataStoreArgs:
+    account_id: str
+    database_name: str
+    metadata: Metadata
+    protect: bool
+
+
+class MetadataStore(pulumi.ComponentResource):
+    database: cloudflare.D1Database
+
+    def __init__(self, name: str, args: MetadataStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("qwen-image:metadata:MetadataStore", name, None, opts)
+        self.database = cloudflare.D1Database(
+            f"{name}-database",
+            account_id=args.account_id,
+            name=args.database_name,
+            primary_location_hint=args.metadata.location_hint,
+            opts=data_options(self, args.protect),
+        )
+        self.register_outputs({"database_id": self.database.uuid})
+
+    @property
+    def database_id(self) -> pulumi.Output[str]:
+        return self.database.uuid
+
+    @property
+    def schema_ready(self) -> list[pulumi.Resource]:
+        """What a Worker using this database must depend on: the database now, its migrations later."""
+        return [self.database]

@@ -1,0 +1,22 @@
+"""The Pulumi program: read the stack's settings and secrets once, declare the stack, export outputs."""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.errors import InfraError
+from infra.secrets import read_secrets
+from infra.settings import load_settings
+from infra.stack import deploy
+
+
+def main() -> None:
+    environment = pulumi.get_stack()
+    config = pulumi.Config()
+    try:
+        settings = load_settings(environment)
+        secrets = read_secrets(config, settings)
+    except InfraError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    for key, value in deploy(settings, secrets).items():
+        pulumi.export(key, value)
