@@ -1,0 +1,1 @@
+"""Local development system: the DashScope stand-in and the launcher."""
