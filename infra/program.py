@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 
 from infra.errors import InfraError
@@ -14,7 +16,8 @@ def main() -> None:
     environment = pulumi.get_stack()
     config = pulumi.Config()
     try:
-        settings = load_settings(environment)
+        settings_file = config.get("settings")  # another stack file for this stack (tests, experiments)
+        settings = load_settings(environment, Path(settings_file) if settings_file else None)
         secrets = read_secrets(config, settings)
     except InfraError as exc:
         raise pulumi.RunError(str(exc)) from None

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.bindings import COMPATIBILITY_DATE, MAIN_MODULE, MIGRATIONS_DIR, Kind, WorkerSpec, declare_workers
+from infra.errors import SecretsError
 from infra.naming import Role
 from infra.settings import REPO_ROOT, StackSettings
 
@@ -88,7 +89,7 @@ def write_wrangler_configs(
         needed = secret_names(spec)
         missing = [name for name in needed if name not in secrets]
         if missing:
-            raise KeyError(f"write wrangler config '{spec.script_name}' failed: no value for {', '.join(missing)}")
+            raise SecretsError(f"write wrangler config '{spec.script_name}' failed: no value for {', '.join(missing)}")
         dev_vars = config_dir / ".dev.vars"
         dev_vars.write_text("".join(f"{name}={json.dumps(secrets[name])}\n" for name in needed))
         dev_vars.chmod(0o600)

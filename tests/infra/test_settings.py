@@ -1,0 +1,160 @@
+"""Stack settings: the committed files are valid, and every kind of bad file fails before any resource
+is declared, naming the file, the field and the reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.errors import SettingsError
+from infra.naming import check_names
+from infra.settings import StackSettings, load_settings
+
+from .conftest import STACKS
+
+
+@pytest.mark.parametrize("environment", STACKS)
+def test_committed_stack_files_are_valid(environment: str) -> None:
+    settings = load_settings(environment)
+    assert isinstance(settings, StackSettings)
+    assert settings.environment == environment
+
+
+def _error(write_stack, environment, mutate) -> str:
+    path = write_stack(environment, mutate)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environment, path)
+    message = str(caught.value)
+    assert str(path) in message, "the message must name the file"
+    return message
+
+
+def test_unknown_key_is_rejected(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["media"].update(colour="blue"))
+    assert message.endswith("has 1 problem(s):\n  media.colour: Extra inputs are not permitted")
+
+
+def test_wrong_type_is_rejected_without_coercion(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["queues"].update(enabled="yes"))
+    assert "  queues.enabled: Input should be a valid boolean" in message
+
+
+def test_missing_field_is_rejected(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["upstream"].pop("model"))
+    assert "  upstream.model: Field required" in message
+
+
+def test_transition_after_expiry_is_an_invalid_lifecycle(write_stack) -> None:
+    def mutate(d):
+        d["media"]["lifecycle"]["rules"][0].update(infrequent_access_after_days=90, expire_after_days=30)
+
+    message = _error(write_stack, "staging", mutate)
+    assert ("  media.lifecycle.rules.0: infrequent_access_after_days (90) must be less than "
+            "expire_after_days (30): objects would expire before moving") in message
+
+
+def test_rule_without_action_is_an_invalid_lifecycle(write_stack) -> None:
+    def mutate(d):
+        d["media"]["lifecycle"]["rules"][0] = {"id": "noop", "prefix": "tmp/"}
+
+    message = _error(write_stack, "staging", mutate)
+    assert "a rule needs expire_after_days, infrequent_access_after_days or both" in message
+
+
+def test_two_rules_for_one_prefix_are_an_invalid_lifecycle(write_stack) -> None:
+    def mutate(d):
+        rules = d["media"]["lifecycle"]["rules"]
+        rules.append({**rules[0], "id": "other"})
+
+    message = _error(write_stack, "staging", mutate)
+    assert "rule prefixs must be distinct; repeated: 'generated/'" in message
+
+
+def test_lifecycle_requires_the_abort_multipart_setting(write_stack) -> None:
+    message = _error(write_stack, "staging",
+                     lambda d: d["media"]["lifecycle"].pop("abort_incomplete_multipart_after_days"))
+    assert "  media.lifecycle.abort_incomplete_multipart_after_days: Field required" in message
+
+
+def test_signed_delivery_needs_a_ttl(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["media"]["delivery"].pop("signed_url_ttl_seconds"))
+    assert "  media.delivery: mode 'signed' needs signed_url_ttl_seconds" in message
+
+
+def test_service_binding_forbids_a_public_backend(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["backend"].update(workers_dev=True))
+    assert ("backend must not be public (workers_dev false, no custom_domain) when the frontend uses "
+            "backend_access 'service-binding'") in message
+
+
+def test_url_access_needs_a_backend_url(write_stack) -> None:
+    def mutate(d):
+        d["frontend"]["backend_access"] = "url"
+        d["backend"]["workers_dev"] = True
+
+    message = _error(write_stack, "staging", mutate)
+    assert "frontend.backend_url is required with backend_access 'url'" in message
+
+
+def test_url_access_needs_a_public_backend(write_stack) -> None:
+    def mutate(d):
+        d["frontend"].update(backend_access="url", backend_url="https://api.example.com")
+
+    message = _error(write_stack, "staging", mutate)
+    assert "backend_access 'url' needs a public backend (workers_dev or custom_domain)" in message
+
+
+def test_production_data_must_be_protected(write_stack) -> None:
+    message = _error(write_stack, "production", lambda d: d.update(protect_data=False))
+    assert "production must set protect_data: true" in message
+
+
+def test_plain_http_upstream_is_local_only(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["upstream"].update(base_url="http://dashscope.example"))
+    assert "upstream.base_url must use https outside the local environment" in message
+
+
+def test_http_result_downloads_are_local_only(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["upstream"].update(allow_http_results=True))
+    assert "upstream.allow_http_results is only allowed in the local environment" in message
+
+
+def test_custom_domains_need_a_zone(write_stack) -> None:
+    message = _error(write_stack, "production", lambda d: d["cloudflare"].pop("zone_id"))
+    assert "cloudflare.zone_id is required when a custom_domain is set" in message
+
+
+def test_file_must_be_for_its_environment(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d.update(environment="local"))
+    assert message.endswith("environment: is 'local' but the file is for 'staging'")
+
+
+def test_names_beyond_cloudflare_limits_are_rejected(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d.update(app="a-very-long-application-name-xyz"))
+    assert "  app: String should have at most 30 characters" in message
+
+
+def test_worker_names_are_held_to_54_characters() -> None:
+    settings = load_settings("staging").with_overrides({
+        "app": "qwen-image-generation-platform", "environment": "preview-pr-1234",
+    })
+    assert check_names(settings) == [
+        "  app/environment: frontend name 'qwen-image-generation-platform-preview-pr-1234-frontend' is 55 "
+        "characters; Cloudflare allows 3 to 54: shorten app",
+    ]
+
+
+def test_a_missing_stack_file_names_the_known_stacks(tmp_path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings("qa", tmp_path / "qa.yaml")
+    assert str(caught.value) == (
+        f"load settings 'qa' failed: {tmp_path / 'qa.yaml'} does not exist; known stacks: local, production, staging"
+    )
+
+
+def test_overrides_are_validated_like_the_file() -> None:
+    settings = load_settings("local")
+    assert settings.with_overrides({"queues.enabled": True}).queues.enabled is True
+    with pytest.raises(SettingsError, match=r"queues\.enabled: Input should be a valid boolean"):
+        settings.with_overrides({"queues.enabled": "yes"})
+    with pytest.raises(SettingsError, match=r"unknown field 'queues\.enable'"):
+        settings.with_overrides({"queues.enable": True})

@@ -1,0 +1,80 @@
+"""The whole stack: what each environment declares, its names, protection and outputs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from infra.naming import Role
+from infra.settings import load_settings
+
+from .conftest import STACKS
+
+EXPECTED_TYPES = {
+    "local": ["D1Database", "R2Bucket", "R2BucketLifecycle", "WorkersScript", "WorkersScript",
+              "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
+    "staging": ["D1Database", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket",
+                "R2BucketLifecycle", "WorkersCustomDomain", "WorkersScript", "WorkersScript",
+                "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
+    "production": ["D1Database", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket",
+                   "R2BucketLifecycle", "R2CustomDomain", "WorkersCustomDomain", "WorkersScript",
+                   "WorkersScript", "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
+}
+NAME_INPUTS = {"R2Bucket": "name", "D1Database": "name", "Queue": "queueName", "WorkersScript": "scriptName"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_resource_of_the_stack_is_declared(plan_of, stack: str) -> None:
+    types = sorted(r.type.rsplit(":", 1)[-1] for r in plan_of(stack).of_type(""))
+    assert types == EXPECTED_TYPES[stack]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_names_follow_the_app_env_role_convention(plan_of, stack: str) -> None:
+    roles = "|".join(re.escape(str(role)) for role in Role)
+    pattern = re.compile(rf"^qwen-image-{stack}-({roles})$")
+    for kind, field in NAME_INPUTS.items():
+        for resource in plan_of(stack).of_type(kind):
+            name = resource.inputs[field]
+            assert pattern.match(name), f"{resource.name}: {field} {name!r} breaks <app>-<env>-<role>"
+
+
+def test_every_resource_is_declared_in_the_stack_account(plan_of) -> None:
+    for stack in STACKS:
+        account = load_settings(stack).cloudflare.account_id
+        for resource in plan_of(stack).of_type(""):
+            if resource.type.endswith("WorkersRoute"):
+                continue
+            assert resource.inputs["accountId"] == account, f"{stack}/{resource.name}: wrong account"
+
+
+@pytest.mark.parametrize("kind", ["R2Bucket", "D1Database"])
+def test_production_data_is_protected_and_retained(plan_of, kind: str) -> None:
+    resource = plan_of("production").one(kind)
+    assert resource.protect, f"production {resource.name} must be protected"
+    assert resource.retain_on_delete, f"production {resource.name} must be retained on delete"
+
+
+@pytest.mark.parametrize("stack", ["local", "staging"])
+def test_non_production_data_can_be_torn_down(plan_of, stack: str) -> None:
+    assert not any(r.protect or r.retain_on_delete for r in plan_of(stack).of_type(""))
+
+
+def test_only_data_resources_are_protected_in_production(plan_of) -> None:
+    protected = sorted(r.name for r in plan_of("production").of_type("") if r.protect)
+    assert protected == ["media-bucket", "metadata-database"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_outputs_name_what_operators_need(plan_of, stack: str) -> None:
+    outputs = plan_of(stack).outputs
+    settings = load_settings(stack)
+    assert outputs["bucket"] == f"qwen-image-{stack}-media"
+    assert outputs["database_name"] == f"qwen-image-{stack}-metadata"
+    assert outputs["backend_worker"] == f"qwen-image-{stack}-backend"
+    assert outputs["frontend_worker"] == f"qwen-image-{stack}-frontend"
+    assert outputs["public_api_base_url"] == f"{settings.public_base_url}/api"
+    assert "database_id" in outputs
+    queues = (f"qwen-image-{stack}-jobs", f"qwen-image-{stack}-jobs-dlq") if settings.async_enabled else (None, None)
+    assert (outputs["jobs_queue"], outputs["dead_letter_queue"]) == queues

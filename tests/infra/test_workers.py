@@ -1,0 +1,106 @@
+"""The Worker scripts: code, modules, bindings, secrets and public exposure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.bindings import COMPATIBILITY_DATE
+from infra.plan import PLACEHOLDER_SECRET, SECRET_MASK, placeholder_config, run_plan
+from infra.settings import REPO_ROOT, load_settings
+
+from .conftest import STACKS
+
+
+def _sha(repo_path: str) -> str:
+    return hashlib.sha256((REPO_ROOT / repo_path).read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("role", ["backend", "frontend"])
+def test_scripts_are_es_modules_whose_hash_tracks_the_code(plan_of, role: str) -> None:
+    script = plan_of("staging").one("WorkersScript", f"{role}-script").inputs
+    assert script["mainModule"] == "index.js"
+    assert script["contentFile"] == f"worker_src/{role}/index.js"
+    assert script["contentSha256"] == _sha(script["contentFile"])
+    assert script["compatibilityDate"] == COMPATIBILITY_DATE
+    source = REPO_ROOT / "worker_src" / role
+    modules = {p.relative_to(source).as_posix() for p in source.rglob("*.js")} - {"index.js"}
+    assert set(script.get("files", {})) == modules, "every module of the Worker must be uploaded"
+    for name, module in script.get("files", {}).items():
+        assert module["contentType"] == "application/javascript+module"
+        assert module["contentSha256"] == _sha(module["contentFile"]), name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_backend_binds_storage_by_physical_name(plan_of, stack: str) -> None:
+    bindings = {b["name"]: b for b in plan_of(stack).one("WorkersScript", "backend-script").inputs["bindings"]}
+    assert bindings["MEDIA"] == {"name": "MEDIA", "type": "r2_bucket", "bucketName": f"qwen-image-{stack}-media"}
+    assert bindings["DB"]["type"] == "d1" and bindings["DB"]["id"] == "(known after apply)"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_backend_waits_for_what_it_binds(plan_of, stack: str) -> None:
+    depends = plan_of(stack).one("WorkersScript", "backend-script").depends_on
+    assert {"media-bucket", "metadata-database"} <= set(depends)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_secrets_are_secret_text_bindings_masked_in_the_plan(plan_of, stack: str) -> None:
+    plan = plan_of(stack)
+    secrets = [b for b in plan.one("WorkersScript", "backend-script").inputs["bindings"] if b["type"] == "secret_text"]
+    expected = ["ADMIN_TOKEN", "DASHSCOPE_API_KEY"]
+    if load_settings(stack).media.delivery.mode == "signed":
+        expected.append("MEDIA_SIGNING_KEY")
+    assert sorted(b["name"] for b in secrets) == expected
+    assert all(b["text"] == SECRET_MASK for b in secrets)
+    assert PLACEHOLDER_SECRET not in json.dumps(plan.to_json())
+
+
+def test_secret_values_never_reach_the_plan() -> None:
+    config = {key: f"sk-real-looking-{i}" for i, key in enumerate(placeholder_config())}
+    text = json.dumps(run_plan("staging", config).to_json())
+    assert not any(value in text for value in config.values())
+
+
+def test_missing_secrets_fail_before_any_resource_with_the_command_to_fix() -> None:
+    import pulumi
+
+    with pytest.raises(pulumi.RunError) as caught:
+        run_plan("production", config={"qwen-image:adminToken": "x"})
+    assert str(caught.value) == (
+        "read secrets of stack 'production' failed: missing dashscopeApiKey; set them with:\n"
+        "  pulumi config set --secret --stack production dashscopeApiKey"
+    )
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_service_binding_mode_means_no_public_backend(plan_of, stack: str) -> None:
+    plan = plan_of(stack)
+    assert plan.one("WorkersScriptSubdomain", "backend-workers-dev").inputs["enabled"] is False
+    assert [d.inputs["service"] for d in plan.of_type("WorkersCustomDomain")] == [f"qwen-image-{stack}-frontend"]
+    frontend = plan.one("WorkersScript", "frontend-script")
+    service = {"name": "BACKEND", "type": "service", "service": f"qwen-image-{stack}-backend"}
+    assert service in frontend.inputs["bindings"]
+    assert "backend-script" in frontend.depends_on
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_previews_are_off_for_every_worker(plan_of, stack: str) -> None:
+    for subdomain in plan_of(stack).of_type("WorkersScriptSubdomain"):
+        assert subdomain.inputs["previewsEnabled"] is False
+
+
+def test_url_mode_points_the_frontend_at_a_public_backend(write_stack, tmp_path: Path) -> None:
+    def mutate(d):
+        d["frontend"].update(backend_access="url", backend_url="https://api.staging.example.com")
+        d["backend"].update(workers_dev=True)
+
+    path = write_stack("staging", mutate)
+    plan = run_plan("staging", {**placeholder_config(), "qwen-image:settings": str(path)})
+    assert plan.one("WorkersScriptSubdomain", "backend-workers-dev").inputs["enabled"] is True
+    bindings = plan.one("WorkersScript", "frontend-script").inputs["bindings"]
+    assert {"name": "BACKEND_URL", "type": "plain_text", "text": "https://api.staging.example.com"} in bindings
+    assert not [b for b in bindings if b["type"] == "service"]
