@@ -48,10 +48,18 @@ def deploy(settings: StackSettings, secrets: Mapping[str, pulumi.Output[str]]) -
             account_id=account_id, queues=queues.by_name, script=backend.script,
             consumers=backend_spec.queue_consumers,
         ))
+    # Rollout order between the Workers (see docs/runbook.md, "Service binding rollout"): with the service
+    # binding the backend loses its public address only after the frontend uses the binding; by URL the
+    # backend is public before the frontend starts calling it.
+    by_binding = settings.frontend.backend_access == "service-binding"
+    backend_public = [] if by_binding else backend.expose()
     frontend = Worker("frontend", WorkerArgs(
         account_id=account_id, spec=frontend_spec, secrets=secrets,
-        targets={name(Role.BACKEND): backend.script}, zone_id=zone_id,
+        targets={name(Role.BACKEND): backend.script}, depends_on=backend_public, zone_id=zone_id,
     ))
+    frontend.expose()
+    if by_binding:
+        backend.expose(after=[frontend.script])
 
     return {
         "environment": settings.environment,

@@ -57,7 +57,7 @@ def binding_args(binding: Binding, args: WorkerArgs) -> cloudflare.WorkersScript
 
 class Worker(pulumi.ComponentResource):
     script: cloudflare.WorkersScript
-    subdomain: cloudflare.WorkersScriptSubdomain
+    subdomain: cloudflare.WorkersScriptSubdomain  # set by expose()
     custom_domain: cloudflare.WorkersCustomDomain | None
 
     def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -87,13 +87,24 @@ class Worker(pulumi.ComponentResource):
             bindings=[binding_args(b, args) for b in spec.bindings],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*bound, *args.depends_on]),
         )
+        self._name_prefix, self._args = name, args
+        self.register_outputs({"script_name": self.script.script_name})
+
+    def expose(self, after: list[pulumi.Resource] | None = None) -> list[pulumi.Resource]:
+        """Declare the Worker's public addresses (workers.dev switch, custom domain), once `after` exist.
+
+        Separate from the script so that a rollout can order them: a backend goes private only after the
+        frontend uses the service binding, and goes public before a frontend starts calling it by URL.
+        Returns what a caller must wait for to reach the Worker publicly.
+        """
+        spec, args, name = self._args.spec, self._args, self._name_prefix
         self.subdomain = cloudflare.WorkersScriptSubdomain(
             f"{name}-workers-dev",
             account_id=args.account_id,
             script_name=self.script.script_name,
             enabled=spec.workers_dev,
             previews_enabled=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.script]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.script, *(after or [])]),
         )
         self.custom_domain = None
         if spec.custom_domain:
@@ -103,6 +114,6 @@ class Worker(pulumi.ComponentResource):
                 hostname=spec.custom_domain,
                 service=self.script.script_name,
                 zone_id=args.zone_id,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.script]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.script, *(after or [])]),
             )
-        self.register_outputs({"script_name": self.script.script_name})
+        return [r for r in (self.subdomain, self.custom_domain) if r is not None]

@@ -64,4 +64,4 @@ def test_diff_of_a_stack_with_itself_is_empty() -> None:
 def test_unknown_stack_is_refused_with_the_known_ones() -> None:
     result = run_cli("plan", "--stack", "qa")
     assert result.returncode == 2
-    assert "invalid choice: 'qa' (choose from local, production, staging)" in result.stderr
+    assert "invalid choice: 'qa' (choose from 'local', 'production', 'staging')" in result.stderr

@@ -104,3 +104,19 @@ def test_url_mode_points_the_frontend_at_a_public_backend(write_stack, tmp_path:
     bindings = plan.one("WorkersScript", "frontend-script").inputs["bindings"]
     assert {"name": "BACKEND_URL", "type": "plain_text", "text": "https://api.staging.example.com"} in bindings
     assert not [b for b in bindings if b["type"] == "service"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_backend_goes_private_only_after_the_frontend_uses_the_binding(plan_of, stack: str) -> None:
+    plan = plan_of(stack)
+    assert "frontend-script" in plan.one("WorkersScriptSubdomain", "backend-workers-dev").depends_on
+
+
+def test_backend_is_public_before_a_frontend_calls_it_by_url(write_stack) -> None:
+    def mutate(d):
+        d["frontend"].update(backend_access="url", backend_url="https://api.staging.example.com")
+        d["backend"].update(workers_dev=True)
+
+    plan = run_plan("staging", {**placeholder_config(), "qwen-image:settings": str(write_stack("staging", mutate))})
+    assert "backend-workers-dev" in plan.one("WorkersScript", "frontend-script").depends_on
+    assert "frontend-script" not in plan.one("WorkersScriptSubdomain", "backend-workers-dev").depends_on
