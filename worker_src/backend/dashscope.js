@@ -1,0 +1,165 @@
+// @ts-check
+/**
+ * DashScope (Qwen-Image) client: builds the provider's request bodies and turns every way a call can go
+ * wrong into an `UpstreamError` that carries the provider's own code and message. The async submit/poll
+ * calls of the queue consumer go through the same `callProvider`.
+ */
+
+export const PROVIDER_PATHS = Object.freeze({
+  sync: "/api/v1/services/aigc/multimodal-generation/generation",
+  asyncSubmit: "/api/v1/services/aigc/text2image/image-synthesis",
+  task: "/api/v1/tasks/",
+});
+
+/**
+ * @typedef {"http" | "timeout" | "network" | "bad_response"} UpstreamErrorKind
+ * @typedef {object} UpstreamErrorInfo
+ * @property {UpstreamErrorKind} kind
+ * @property {string} code           the provider's code (`Throttling.RateQuota`) or ours (`upstream_timeout`)
+ * @property {string} message
+ * @property {number | null} [status]
+ * @property {string | null} [requestId]
+ * @property {number | null} [retryAfterSeconds]
+ */
+
+export class UpstreamError extends Error {
+  /** @param {UpstreamErrorInfo} info */
+  constructor(info) {
+    super(info.message);
+    this.kind = info.kind;
+    this.code = info.code;
+    this.status = info.status ?? null;
+    this.requestId = info.requestId ?? null;
+    this.retryAfterSeconds = info.retryAfterSeconds ?? null;
+  }
+
+  get throttled() {
+    return this.status === 429;
+  }
+
+  /** Worth trying again later (throttling, provider-side errors, timeouts), as opposed to a bad request. */
+  get retryable() {
+    if (this.kind === "timeout" || this.kind === "network") return true;
+    return this.status === 408 || this.status === 429 || (this.status !== null && this.status >= 500);
+  }
+}
+
+/**
+ * The synchronous request body for one image (n is fixed at 1 for these models).
+ * @param {string} model @param {import("./validate.js").GenerateParams} params
+ */
+export function syncRequestBody(model, params) {
+  /** @type {Record<string, unknown>} */
+  const parameters = { n: 1, watermark: false };
+  if (params.negative_prompt !== undefined) parameters.negative_prompt = params.negative_prompt;
+  if (params.size !== undefined) parameters.size = params.size;
+  if (params.seed !== undefined) parameters.seed = params.seed;
+  return { model, input: { messages: [{ role: "user", content: [{ text: params.prompt }] }] }, parameters };
+}
+
+/**
+ * Generate synchronously; resolves with the provider's request id and the result URLs (short-lived).
+ * @param {import("./config.js").Config} cfg @param {import("./validate.js").GenerateParams} params
+ * @returns {Promise<{requestId: string | null, imageUrls: string[]}>}
+ */
+export async function generateSync(cfg, params) {
+  const body = await callProvider(cfg, PROVIDER_PATHS.sync, {
+    method: "POST",
+    body: JSON.stringify(syncRequestBody(cfg.model, params)),
+  });
+  const requestId = typeof body.request_id === "string" ? body.request_id : null;
+  const content = body.output?.choices?.[0]?.message?.content;
+  const imageUrls = Array.isArray(content)
+    ? content.map((item) => item?.image).filter((url) => typeof url === "string" && url !== "")
+    : [];
+  if (imageUrls.length === 0) {
+    throw new UpstreamError({
+      kind: "bad_response",
+      status: 200,
+      code: "bad_upstream_response",
+      message: "the provider answered 200 without an image URL",
+      requestId,
+    });
+  }
+  return { requestId, imageUrls };
+}
+
+/**
+ * One JSON call to the provider within `UPSTREAM_TIMEOUT_MS` (the body read included).
+ * @param {import("./config.js").Config} cfg @param {string} path @param {RequestInit} init
+ * @param {Record<string, string>} [headers]
+ * @returns {Promise<any>} the parsed JSON object of a 2xx answer
+ */
+export async function callProvider(cfg, path, init, headers = {}) {
+  const signal = AbortSignal.timeout(cfg.upstreamTimeoutMs);
+  let response;
+  let text;
+  try {
+    response = await fetch(cfg.upstreamBaseUrl + path, {
+      ...init,
+      signal,
+      headers: {
+        Authorization: `Bearer ${cfg.apiKey}`,
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        ...headers,
+      },
+    });
+    text = await response.text();
+  } catch (err) {
+    if (signal.aborted) {
+      throw new UpstreamError({
+        kind: "timeout",
+        code: "upstream_timeout",
+        message: `the provider did not answer within ${cfg.upstreamTimeoutMs} ms`,
+      });
+    }
+    throw new UpstreamError({
+      kind: "network",
+      code: "upstream_unreachable",
+      message: `the provider could not be reached: ${err instanceof Error ? err.message : err}`,
+    });
+  }
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: handled below
+  }
+  const requestId = typeof body?.request_id === "string" ? body.request_id : null;
+  if (!response.ok) {
+    throw new UpstreamError({
+      kind: "http",
+      status: response.status,
+      code: typeof body?.code === "string" && body.code ? body.code : `HTTP${response.status}`,
+      message: (typeof body?.message === "string" ? body.message : `HTTP ${response.status} from the provider`).slice(
+        0,
+        500,
+      ),
+      requestId,
+      retryAfterSeconds: parseRetryAfter(response.headers.get("retry-after")),
+    });
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new UpstreamError({
+      kind: "bad_response",
+      status: response.status,
+      code: "bad_upstream_response",
+      message: "the provider answered with something other than a JSON object",
+      requestId,
+    });
+  }
+  return body;
+}
+
+/**
+ * `Retry-After` as whole seconds (delta-seconds, fractional seconds or an HTTP date); null if absent/bad.
+ * @param {string | null} value
+ */
+export function parseRetryAfter(value) {
+  if (!value) return null;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.max(1, Math.ceil(Number(trimmed)));
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? null : Math.max(1, Math.ceil((at - Date.now()) / 1000));
+}

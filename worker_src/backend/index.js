@@ -1,0 +1,77 @@
+// @ts-check
+/**
+ * Backend Worker entry: routes `/api/*`, gives every response an `X-Request-Id`, renders errors as
+ * `{"error": {"code", "message", "request_id"}}` (plain 404/405 for unknown paths and methods) and logs one
+ * line per request without any request header.
+ */
+
+import { readConfig } from "./config.js";
+import { HttpError, errorResponse, methodNotAllowed, notFound, requestIdOf, withHeader } from "./http.js";
+import { generate, health, listRunsRoute, media, showRun } from "./routes.js";
+
+/** @typedef {(c: import("./routes.js").Context) => Promise<Response>} Handler */
+
+/** @type {{path: RegExp, methods: Record<string, Handler>}[]} */
+const ROUTES = [
+  { path: /^\/api\/health$/, methods: { GET: health } },
+  { path: /^\/api\/generate$/, methods: { POST: generate } },
+  { path: /^\/api\/runs$/, methods: { GET: listRunsRoute } },
+  { path: /^\/api\/runs\/([^/]+)$/, methods: { GET: showRun } },
+  { path: /^\/api\/media\/(.+)$/, methods: { GET: media, HEAD: media } },
+];
+
+export default {
+  /**
+   * @param {Request} request @param {import("./config.js").Env} env @param {ExecutionContext} ctx
+   * @returns {Promise<Response>}
+   */
+  async fetch(request, env, ctx) {
+    const started = Date.now();
+    const requestId = requestIdOf(request);
+    const url = new URL(request.url);
+    let response;
+    try {
+      response = await dispatch(request, env, ctx, url, requestId);
+    } catch (err) {
+      if (!(err instanceof HttpError)) {
+        console.error(JSON.stringify({ request_id: requestId, error: String(err instanceof Error ? err.stack : err) }));
+      }
+      const httpError = err instanceof HttpError ? err : new HttpError(500, "internal_error", "internal error");
+      response = errorResponse(httpError, requestId);
+    }
+    response = withHeader(response, "X-Request-Id", requestId);
+    console.log(
+      JSON.stringify({
+        request_id: requestId,
+        method: request.method,
+        path: url.pathname,
+        status: response.status,
+        ms: Date.now() - started,
+      }),
+    );
+    return response;
+  },
+};
+
+/**
+ * @param {Request} request @param {import("./config.js").Env} env @param {ExecutionContext} ctx @param {URL} url
+ * @param {string} requestId
+ */
+async function dispatch(request, env, ctx, url, requestId) {
+  for (const route of ROUTES) {
+    const match = route.path.exec(url.pathname);
+    if (!match) continue;
+    const handler = route.methods[request.method];
+    if (!handler) throw methodNotAllowed(request.method, Object.keys(route.methods));
+    const cfg = readConfig(env);
+    return handler({
+      request,
+      env,
+      cfg,
+      requestId,
+      waitUntil: (work) => ctx.waitUntil(work),
+      params: match.slice(1),
+    });
+  }
+  throw notFound(`route ${url.pathname}`);
+}

@@ -1,0 +1,234 @@
+// @ts-check
+/**
+ * Streaming provider results into R2. Bytes flow fetch body → meter (counts, enforces the size limit,
+ * checks the image signature, hashes) → R2, never held whole in memory: with a declared length through a
+ * `FixedLengthStream` into one `put`; without one (chunked), through a multipart upload whose parts are the
+ * only buffer. All or nothing: on any failure every object written for the run is deleted (and an unfinished
+ * multipart upload aborted) before the error is rethrown, so a failed run leaves nothing in the bucket.
+ */
+
+import { IMAGE_TYPES, ResultError, openResult } from "./download.js";
+import { hex } from "./encoding.js";
+
+/** Stored objects never change (a new run gets new keys), so caches may keep them forever. */
+export const IMMUTABLE = "public, max-age=31536000, immutable";
+/** R2 multipart: every part but the last must be the same size, at least 5 MiB. */
+const PART_BYTES = 5 * 1024 * 1024;
+
+/**
+ * @typedef {object} StoredAsset
+ * @property {number} idx
+ * @property {string} r2_key
+ * @property {string} sha256
+ * @property {number} bytes
+ * @property {string} content_type
+ * @property {string} source_host
+ */
+
+/**
+ * `generated/<yyyy>/<mm>/<dd>/<run_id>/<index>.<ext>`, dated by the run's creation (UTC).
+ * @param {string} runId @param {string} createdAt ISO timestamp @param {number} index @param {string} ext
+ */
+export function assetKey(runId, createdAt, index, ext) {
+  const [yyyy, mm, dd] = createdAt.slice(0, 10).split("-");
+  return `generated/${yyyy}/${mm}/${dd}/${runId}/${index}.${ext}`;
+}
+
+/**
+ * Store every result of a run, in order.
+ * @param {R2Bucket} bucket @param {import("./config.js").Config} cfg
+ * @param {{runId: string, createdAt: string, urls: string[]}} run
+ * @returns {Promise<StoredAsset[]>}
+ */
+export async function persistResults(bucket, cfg, run) {
+  /** @type {StoredAsset[]} */
+  const stored = [];
+  try {
+    for (const [idx, url] of run.urls.entries()) {
+      stored.push(await persistOne(bucket, cfg, url, idx, (ext) => assetKey(run.runId, run.createdAt, idx, ext)));
+    }
+    return stored;
+  } catch (err) {
+    await deleteObjects(bucket, stored.map((s) => s.r2_key));
+    throw err;
+  }
+}
+
+/**
+ * Best effort: a failure to delete must not hide the error that made us delete.
+ * @param {R2Bucket} bucket @param {string[]} keys
+ */
+export async function deleteObjects(bucket, keys) {
+  if (keys.length === 0) return;
+  try {
+    await bucket.delete(keys);
+  } catch (err) {
+    console.error(`delete objects failed: ${err}`);
+  }
+}
+
+/**
+ * @param {R2Bucket} bucket @param {import("./config.js").Config} cfg @param {string} url @param {number} idx
+ * @param {(ext: string) => string} keyFor
+ * @returns {Promise<StoredAsset>}
+ */
+async function persistOne(bucket, cfg, url, idx, keyFor) {
+  const signal = AbortSignal.timeout(cfg.downloadTimeoutMs);
+  /** @type {string | null} */
+  let key = null;
+  /** @type {ReturnType<typeof meter> | null} */
+  let counted = null;
+  try {
+    const opened = await openResult(cfg, url, signal);
+    const type = IMAGE_TYPES[opened.contentType];
+    key = keyFor(type.ext);
+    counted = meter(cfg.maxImageBytes, type.magic);
+    const body = /** @type {ReadableStream<Uint8Array>} */ (opened.response.body).pipeThrough(counted.stream);
+    const options = { httpMetadata: { contentType: opened.contentType, cacheControl: IMMUTABLE } };
+    if (opened.length !== null) {
+      await putKnownLength(bucket, key, body, opened.length, options);
+    } else {
+      await putUnknownLength(bucket, key, body, options);
+    }
+    const { bytes, sha256 } = await counted.result();
+    return { idx, r2_key: key, sha256, bytes, content_type: opened.contentType, source_host: opened.url.host };
+  } catch (err) {
+    if (key) await deleteObjects(bucket, [key]);
+    throw classify(err, signal, cfg, counted?.bytes() ?? 0);
+  }
+}
+
+/**
+ * @param {unknown} err @param {AbortSignal} signal @param {import("./config.js").Config} cfg @param {number} got
+ * @returns {ResultError}
+ */
+function classify(err, signal, cfg, got) {
+  if (err instanceof ResultError) return err;
+  if (signal.aborted) {
+    return new ResultError("download_timeout", `the result download took longer than ${cfg.downloadTimeoutMs} ms`, {
+      timeout: true,
+    });
+  }
+  const detail = err instanceof Error ? err.message : String(err);
+  return new ResultError("result_truncated", `the result download ended early after ${got} bytes: ${detail}`);
+}
+
+/**
+ * @param {R2Bucket} bucket @param {string} key @param {ReadableStream<Uint8Array>} body @param {number} length
+ * @param {R2PutOptions} options
+ */
+async function putKnownLength(bucket, key, body, length, options) {
+  // FixedLengthStream gives R2 the length up front and errors if the body is shorter or longer.
+  const { readable, writable } = new FixedLengthStream(length);
+  const [pumped, put] = await Promise.allSettled([body.pipeTo(writable), bucket.put(key, readable, options)]);
+  if (pumped.status === "rejected") throw pumped.reason;
+  if (put.status === "rejected") throw new ResultError("storage_failed", `storing the result failed: ${put.reason}`);
+}
+
+/**
+ * @param {R2Bucket} bucket @param {string} key @param {ReadableStream<Uint8Array>} body
+ * @param {R2MultipartOptions} options
+ */
+async function putUnknownLength(bucket, key, body, options) {
+  const reader = body.getReader();
+  const pending = new Chunks();
+  /** @type {R2MultipartUpload | null} */
+  let upload = null;
+  /** @type {R2UploadedPart[]} */
+  const parts = [];
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      pending.push(value);
+      while (pending.size >= PART_BYTES) {
+        upload ??= await bucket.createMultipartUpload(key, options);
+        parts.push(await upload.uploadPart(parts.length + 1, pending.take(PART_BYTES)));
+      }
+    }
+    const rest = pending.take(pending.size);
+    if (upload === null) {
+      await bucket.put(key, rest, options);
+      return;
+    }
+    if (rest.byteLength > 0) parts.push(await upload.uploadPart(parts.length + 1, rest));
+    await upload.complete(parts);
+  } catch (err) {
+    await reader.cancel().catch(() => {});
+    if (upload !== null) await upload.abort().catch(() => {});
+    throw err;
+  }
+}
+
+/** A byte queue that hands out exact-size pieces (the multipart part buffer). */
+class Chunks {
+  constructor() {
+    /** @type {Uint8Array[]} */
+    this.chunks = [];
+    this.size = 0;
+  }
+
+  /** @param {Uint8Array} chunk */
+  push(chunk) {
+    this.chunks.push(chunk);
+    this.size += chunk.byteLength;
+  }
+
+  /** @param {number} n */
+  take(n) {
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const head = this.chunks[0];
+      const used = Math.min(head.byteLength, n - filled);
+      out.set(head.subarray(0, used), filled);
+      filled += used;
+      if (used === head.byteLength) this.chunks.shift();
+      else this.chunks[0] = head.subarray(used);
+    }
+    this.size -= n;
+    return out;
+  }
+}
+
+/**
+ * A pass-through that counts bytes (failing past `limit`), checks the first bytes against the declared image
+ * type, and feeds a SHA-256 digest.
+ * @param {number} limit @param {(head: Uint8Array) => boolean} magic
+ */
+function meter(limit, magic) {
+  const digest = new crypto.DigestStream("SHA-256");
+  const hash = digest.getWriter();
+  let bytes = 0;
+  let head = new Uint8Array(0);
+  const SNIFF = 12;
+  const checkHead = () => {
+    if (!magic(head)) throw new ResultError("result_bad_content_type", "the result's bytes are not the image type it claims");
+  };
+  /** @type {TransformStream<Uint8Array, Uint8Array>} */
+  const stream = new TransformStream({
+    async transform(chunk, controller) {
+      bytes += chunk.byteLength;
+      if (bytes > limit) throw new ResultError("result_too_large", `the result exceeds the limit of ${limit} bytes`);
+      if (head.byteLength < SNIFF) {
+        const joined = new Uint8Array(Math.min(SNIFF, head.byteLength + chunk.byteLength));
+        joined.set(head);
+        joined.set(chunk.subarray(0, joined.byteLength - head.byteLength), head.byteLength);
+        head = joined;
+        if (head.byteLength >= SNIFF) checkHead();
+      }
+      await hash.write(chunk.slice());
+      controller.enqueue(chunk);
+    },
+    async flush() {
+      if (head.byteLength < SNIFF) checkHead();
+      await hash.close();
+    },
+  });
+  return {
+    stream,
+    bytes: () => bytes,
+    /** @returns {Promise<{bytes: number, sha256: string}>} */
+    result: async () => ({ bytes, sha256: hex(await digest.digest) }),
+  };
+}

@@ -1,0 +1,248 @@
+// @ts-check
+/**
+ * D1 access for runs, their assets and their events. Bound parameters only. Every status change is a
+ * conditional UPDATE plus its audit event in one batch (one transaction), so a run is never half-written
+ * and never moved backwards: see state.js.
+ */
+
+import { STATUS, TERMINAL, predecessors } from "./state.js";
+
+export const PROVIDER = "dashscope";
+
+/**
+ * @typedef {object} RunRow
+ * @property {string} id
+ * @property {string} request_id
+ * @property {string | null} idempotency_key
+ * @property {string} request_hash
+ * @property {string} provider
+ * @property {string} model
+ * @property {string | null} provider_request_id
+ * @property {string | null} provider_task_id
+ * @property {string} status
+ * @property {string} prompt
+ * @property {string} parameters   JSON
+ * @property {string | null} error_code
+ * @property {string | null} error_message
+ * @property {number} attempts
+ * @property {string} created_at
+ * @property {string} updated_at
+ * @property {string | null} completed_at
+ */
+
+/**
+ * @typedef {object} AssetRow
+ * @property {string} run_id
+ * @property {number} idx
+ * @property {string} r2_key
+ * @property {string} sha256
+ * @property {number} bytes
+ * @property {string} content_type
+ * @property {string} source_host
+ * @property {string} created_at
+ */
+
+/**
+ * @typedef {object} EventRow
+ * @property {number} id
+ * @property {string} at
+ * @property {string} type
+ * @property {string | null} from_status
+ * @property {string | null} to_status
+ * @property {string | null} detail   JSON
+ */
+
+/** Columns a transition may set besides status/updated_at; anything else is a programming error. */
+const SETTABLE = ["provider_request_id", "provider_task_id", "error_code", "error_message", "completed_at"];
+
+export function now() {
+  return new Date().toISOString();
+}
+
+/**
+ * @typedef {object} NewRun
+ * @property {string} id
+ * @property {string} requestId
+ * @property {string | null} idempotencyKey
+ * @property {string} requestHash
+ * @property {string} model
+ * @property {string} status
+ * @property {string} prompt
+ * @property {Record<string, unknown>} parameters
+ * @property {string} createdAt
+ */
+
+/**
+ * Insert a run and its first event atomically.
+ * @param {D1Database} db @param {NewRun} run
+ * @returns {Promise<boolean>} false when another run already holds the idempotency key
+ */
+export async function createRun(db, run) {
+  const insert = db
+    .prepare(
+      `INSERT INTO runs (id, request_id, idempotency_key, request_hash, provider, model, status, prompt,
+                         parameters, attempts, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+    )
+    .bind(
+      run.id, run.requestId, run.idempotencyKey, run.requestHash, PROVIDER, run.model, run.status, run.prompt,
+      JSON.stringify(run.parameters), run.createdAt, run.createdAt,
+    );
+  const event = eventStatement(db, run.id, run.createdAt, "status", null, run.status, { request_id: run.requestId });
+  try {
+    await db.batch([insert, event]);
+  } catch (err) {
+    if (String(err).includes("UNIQUE constraint failed: runs.idempotency_key")) return false;
+    throw err;
+  }
+  return true;
+}
+
+/**
+ * @typedef {object} Change
+ * @property {Record<string, string | number | null>} [set]   columns from SETTABLE
+ * @property {boolean} [countAttempt]                          attempts = attempts + 1
+ * @property {Record<string, unknown>} [detail]                 recorded on the status event
+ * @property {string} [at]
+ */
+
+/**
+ * Move a run to `to` if, and only if, its current status is a legal predecessor; the status event is written
+ * in the same transaction (it records the status the run actually left).
+ * @param {D1Database} db @param {string} id @param {string} to @param {Change} [change]
+ * @returns {Promise<boolean>} false when the run was not in a predecessor status (nothing was written)
+ */
+export async function transition(db, id, to, change = {}) {
+  const [event, update] = transitionStatements(db, id, to, change);
+  const results = await db.batch([event, update]);
+  return results[1].meta.changes === 1;
+}
+
+/**
+ * Store the assets of a `persisting` run and mark it `succeeded`, all or nothing.
+ * @param {D1Database} db @param {string} id
+ * @param {Omit<AssetRow, "run_id" | "created_at">[]} assets
+ * @param {Change} [change]
+ * @returns {Promise<boolean>} false when the run was no longer `persisting` (no asset row was written)
+ */
+export async function completeRun(db, id, assets, change = {}) {
+  const at = change.at ?? now();
+  const inserts = assets.map((a) =>
+    db
+      .prepare(
+        `INSERT INTO run_assets (run_id, idx, r2_key, sha256, bytes, content_type, source_host, created_at)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND status = ?)`,
+      )
+      .bind(id, a.idx, a.r2_key, a.sha256, a.bytes, a.content_type, a.source_host, at, id, STATUS.PERSISTING),
+  );
+  const [event, update] = transitionStatements(db, id, STATUS.SUCCEEDED, { ...change, at });
+  const results = await db.batch([...inserts, event, update]);
+  return results[results.length - 1].meta.changes === 1;
+}
+
+/** @param {D1Database} db @param {string} id @param {string} to @param {Change} change */
+function transitionStatements(db, id, to, change) {
+  const at = change.at ?? now();
+  const from = predecessors(to);
+  const set = { ...change.set };
+  if (TERMINAL.includes(to)) set.completed_at = at;
+  if (to === STATUS.QUEUED) set.completed_at = null;
+  for (const column of Object.keys(set)) {
+    if (!SETTABLE.includes(column)) throw new Error(`transition cannot set column '${column}'`);
+  }
+  const assignments = ["status = ?", "updated_at = ?", ...Object.keys(set).map((c) => `${c} = ?`)];
+  if (change.countAttempt) assignments.push("attempts = attempts + 1");
+  const inFrom = from.map(() => "?").join(", ");
+  const event = db
+    .prepare(
+      `INSERT INTO run_events (run_id, at, type, from_status, to_status, detail)
+       SELECT id, ?, 'status', status, ?, ? FROM runs WHERE id = ? AND status IN (${inFrom})`,
+    )
+    .bind(at, to, change.detail ? JSON.stringify(change.detail) : null, id, ...from);
+  const update = db
+    .prepare(`UPDATE runs SET ${assignments.join(", ")} WHERE id = ? AND status IN (${inFrom})`)
+    .bind(to, at, ...Object.values(set), id, ...from);
+  return [event, update];
+}
+
+/**
+ * An audit event that is not a status change (an upstream call, a stored asset).
+ * @param {D1Database} db @param {string} runId @param {string} type @param {Record<string, unknown>} detail
+ */
+export async function addEvent(db, runId, type, detail) {
+  await eventStatement(db, runId, now(), type, null, null, detail).run();
+}
+
+/**
+ * @param {D1Database} db @param {string} runId @param {string} at @param {string} type
+ * @param {string | null} from @param {string | null} to @param {Record<string, unknown> | null} detail
+ */
+function eventStatement(db, runId, at, type, from, to, detail) {
+  return db
+    .prepare("INSERT INTO run_events (run_id, at, type, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?, ?)")
+    .bind(runId, at, type, from, to, detail ? JSON.stringify(detail) : null);
+}
+
+/** @param {D1Database} db @param {string} id @returns {Promise<RunRow | null>} */
+export async function getRun(db, id) {
+  return db.prepare("SELECT * FROM runs WHERE id = ?").bind(id).first();
+}
+
+/** @param {D1Database} db @param {string} key @returns {Promise<RunRow | null>} */
+export async function findByIdempotencyKey(db, key) {
+  return db.prepare("SELECT * FROM runs WHERE idempotency_key = ?").bind(key).first();
+}
+
+/** @param {D1Database} db @param {string[]} runIds @returns {Promise<Map<string, AssetRow[]>>} */
+export async function getAssets(db, runIds) {
+  /** @type {Map<string, AssetRow[]>} */
+  const byRun = new Map(runIds.map((id) => [id, []]));
+  if (runIds.length === 0) return byRun;
+  // One bound JSON array instead of one parameter per id (D1 caps bound parameters per query).
+  const { results } = await db
+    .prepare("SELECT * FROM run_assets WHERE run_id IN (SELECT value FROM json_each(?)) ORDER BY run_id, idx")
+    .bind(JSON.stringify(runIds))
+    .all();
+  for (const row of /** @type {AssetRow[]} */ (results)) byRun.get(row.run_id)?.push(row);
+  return byRun;
+}
+
+/** @param {D1Database} db @param {string} runId @returns {Promise<EventRow[]>} */
+export async function getEvents(db, runId) {
+  const { results } = await db
+    .prepare("SELECT id, at, type, from_status, to_status, detail FROM run_events WHERE run_id = ? ORDER BY id")
+    .bind(runId)
+    .all();
+  return /** @type {EventRow[]} */ (results);
+}
+
+/**
+ * Newest first, keyset-paginated on (created_at, id); each filter is served by an index (see 0001).
+ * @param {D1Database} db @param {import("./validate.js").ListQuery} q
+ * @returns {Promise<{rows: RunRow[], more: boolean}>}
+ */
+export async function listRuns(db, q) {
+  const where = [];
+  const params = [];
+  const filters = [
+    ["status = ?", q.status],
+    ["request_id = ?", q.requestId],
+    ["created_at >= ?", q.since],
+    ["created_at < ?", q.until],
+  ];
+  for (const [clause, value] of filters) {
+    if (value) {
+      where.push(clause);
+      params.push(value);
+    }
+  }
+  if (q.cursor) {
+    where.push("(created_at < ? OR (created_at = ? AND id < ?))");
+    params.push(q.cursor.createdAt, q.cursor.createdAt, q.cursor.id);
+  }
+  const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+               ORDER BY created_at DESC, id DESC LIMIT ?`;
+  const { results } = await db.prepare(sql).bind(...params, q.limit + 1).all();
+  const rows = /** @type {RunRow[]} */ (results);
+  return { rows: rows.slice(0, q.limit), more: rows.length > q.limit };
+}

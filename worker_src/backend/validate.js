@@ -1,0 +1,187 @@
+// @ts-check
+/**
+ * Request validation. Every rejection is a 400 `invalid_request` that names the field and says why, and
+ * nothing reaches D1 or the provider before it has passed here.
+ */
+
+import { fromBase64url, toBase64url } from "./encoding.js";
+import { invalid } from "./http.js";
+import { STATUSES } from "./state.js";
+
+/** The provider's sizes for qwen-image / -plus / -max (current docs); the first is its default. */
+export const SIZES = ["1664*928", "1472*1104", "1328*1328", "1104*1472", "928*1664"];
+export const LIMITS = Object.freeze({
+  promptChars: 800,
+  negativePromptChars: 500,
+  seedMax: 2147483647,
+  idempotencyKeyChars: 128,
+  bodyBytes: 16 * 1024,
+  listDefault: 20,
+  listMax: 100,
+});
+
+const GENERATE_FIELDS = ["prompt", "negative_prompt", "size", "seed"];
+const LIST_PARAMS = ["status", "since", "until", "limit", "cursor", "request_id"];
+const PRINTABLE = /^[\x21-\x7e]+$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/**
+ * @typedef {object} GenerateParams
+ * @property {string} prompt
+ * @property {string} [negative_prompt]
+ * @property {string} [size]
+ * @property {number} [seed]
+ */
+
+/**
+ * Read and check a `POST /api/generate` body.
+ * @param {Request} request
+ * @returns {Promise<GenerateParams>}
+ */
+export async function readGenerateRequest(request) {
+  const declared = Number(request.headers.get("content-length") || 0);
+  if (declared > LIMITS.bodyBytes) throw invalid("body", `must be at most ${LIMITS.bodyBytes} bytes`);
+  const text = await request.text();
+  if (new TextEncoder().encode(text).byteLength > LIMITS.bodyBytes) {
+    throw invalid("body", `must be at most ${LIMITS.bodyBytes} bytes`);
+  }
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw invalid("body", "must be a JSON object");
+  }
+  return validateGenerate(body);
+}
+
+/** @param {unknown} body @returns {GenerateParams} */
+export function validateGenerate(body) {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw invalid("body", "must be a JSON object");
+  }
+  const fields = /** @type {Record<string, unknown>} */ (body);
+  for (const name of Object.keys(fields)) {
+    if (!GENERATE_FIELDS.includes(name)) {
+      throw invalid(name, `is not a known field (expected one of ${GENERATE_FIELDS.join(", ")})`);
+    }
+  }
+  /** @type {GenerateParams} */
+  const params = { prompt: text(fields, "prompt", LIMITS.promptChars, true) ?? "" };
+  const negative = text(fields, "negative_prompt", LIMITS.negativePromptChars, false);
+  if (negative !== undefined) params.negative_prompt = negative;
+  if (fields.size !== undefined) {
+    if (typeof fields.size !== "string" || !SIZES.includes(fields.size)) {
+      throw invalid("size", `must be one of ${SIZES.join(", ")}`);
+    }
+    params.size = fields.size;
+  }
+  if (fields.seed !== undefined) {
+    const seed = fields.seed;
+    if (typeof seed !== "number" || !Number.isInteger(seed) || seed < 0 || seed > LIMITS.seedMax) {
+      throw invalid("seed", `must be an integer from 0 to ${LIMITS.seedMax}`);
+    }
+    params.seed = seed;
+  }
+  return params;
+}
+
+/**
+ * @param {Record<string, unknown>} fields @param {string} name @param {number} max @param {boolean} required
+ * @returns {string | undefined}
+ */
+function text(fields, name, max, required) {
+  const value = fields[name];
+  if (value === undefined || value === null) {
+    if (required) throw invalid(name, "is required");
+    return undefined;
+  }
+  if (typeof value !== "string") throw invalid(name, "must be a string");
+  // Counted in characters as the provider counts them (code points), not UTF-16 units.
+  const chars = [...value].length;
+  if (required && value.trim() === "") throw invalid(name, `must be 1 to ${max} characters and not blank`);
+  if (chars > max) throw invalid(name, `must be at most ${max} characters (got ${chars})`);
+  return value;
+}
+
+/**
+ * The `Idempotency-Key` header: absent, or 1..128 printable ASCII characters.
+ * @param {Request} request
+ * @returns {string | null}
+ */
+export function idempotencyKeyOf(request) {
+  const key = request.headers.get("idempotency-key");
+  if (key === null) return null;
+  if (key.length < 1 || key.length > LIMITS.idempotencyKeyChars || !PRINTABLE.test(key)) {
+    throw invalid("Idempotency-Key", `must be 1 to ${LIMITS.idempotencyKeyChars} printable ASCII characters`);
+  }
+  return key;
+}
+
+/**
+ * @typedef {object} ListQuery
+ * @property {string | null} status
+ * @property {string | null} since      ISO timestamp, inclusive
+ * @property {string | null} until      ISO timestamp, exclusive
+ * @property {string | null} requestId
+ * @property {number} limit
+ * @property {{createdAt: string, id: string} | null} cursor
+ */
+
+/** @param {URLSearchParams} query @returns {ListQuery} */
+export function validateListQuery(query) {
+  for (const name of query.keys()) {
+    if (!LIST_PARAMS.includes(name)) throw invalid(name, `is not a known parameter (expected ${LIST_PARAMS.join(", ")})`);
+  }
+  const status = query.get("status") || null;
+  if (status !== null && !STATUSES.includes(status)) throw invalid("status", `must be one of ${STATUSES.join(", ")}`);
+  const limitText = query.get("limit");
+  let limit = LIMITS.listDefault;
+  if (limitText !== null) {
+    limit = Number(limitText);
+    if (!/^\d+$/.test(limitText) || limit < 1 || limit > LIMITS.listMax) {
+      throw invalid("limit", `must be an integer from 1 to ${LIMITS.listMax}`);
+    }
+  }
+  const requestId = query.get("request_id") || null;
+  if (requestId !== null && requestId.length > 128) throw invalid("request_id", "must be at most 128 characters");
+  return {
+    status,
+    since: timestamp(query, "since"),
+    until: timestamp(query, "until"),
+    requestId,
+    limit,
+    cursor: decodeCursor(query.get("cursor")),
+  };
+}
+
+/** @param {URLSearchParams} query @param {string} name */
+function timestamp(query, name) {
+  const value = query.get(name);
+  if (!value) return null;
+  const ms = Date.parse(value);
+  if (!ISO_DATE.test(value) || Number.isNaN(ms)) {
+    throw invalid(name, "must be an ISO 8601 timestamp such as 2026-01-02T03:04:05Z");
+  }
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Cursors are opaque to clients: base64url of `[created_at, id]` of the last run on the previous page.
+ * @param {string} createdAt @param {string} id
+ */
+export function encodeCursor(createdAt, id) {
+  return toBase64url(new TextEncoder().encode(JSON.stringify([createdAt, id])));
+}
+
+/** @param {string | null} value */
+function decodeCursor(value) {
+  if (!value) return null;
+  const bytes = value.length <= 512 ? fromBase64url(value) : null;
+  try {
+    const [createdAt, id] = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : [];
+    if (typeof createdAt === "string" && typeof id === "string") return { createdAt, id };
+  } catch {
+    // fall through to the error below
+  }
+  throw invalid("cursor", "is not a cursor this API returned");
+}

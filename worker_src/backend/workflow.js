@@ -1,0 +1,159 @@
+// @ts-check
+/**
+ * The generation workflow as steps over the state machine: open a run (or find the one an idempotency key
+ * already names), call the provider, stream its results into R2, complete or fail the run. The sync route
+ * runs them in one request; the queue consumer can run the same steps across deliveries. A failure of the
+ * provider or of the download is not an exception here: it ends the run `failed` with the provider's code
+ * and is returned as `error`, so the caller decides how to answer.
+ */
+
+import { UpstreamError, generateSync } from "./dashscope.js";
+import { ResultError } from "./download.js";
+import { hex } from "./encoding.js";
+import { HttpError } from "./http.js";
+import { deleteObjects, persistResults } from "./persist.js";
+import { addEvent, completeRun, createRun, findByIdempotencyKey, getRun, now, transition } from "./runs.js";
+import { STATUS } from "./state.js";
+
+/**
+ * @typedef {UpstreamError | ResultError} StepError
+ * @typedef {{run: import("./runs.js").RunRow, replayed: boolean, error: StepError | null}} Outcome
+ */
+
+/**
+ * A stable digest of a validated request, to tell an idempotent replay from a reuse of its key.
+ * @param {import("./validate.js").GenerateParams} params
+ */
+export async function requestHash(params) {
+  const canonical = JSON.stringify(Object.keys(params).sort().map((k) => [k, params[/** @type {keyof typeof params} */ (k)]]));
+  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical)));
+}
+
+/**
+ * Open a run for a request, or return the run its idempotency key already names (409 if the body differs).
+ * @param {D1Database} db @param {import("./config.js").Config} cfg
+ * @param {{requestId: string, idempotencyKey: string | null, params: import("./validate.js").GenerateParams, status: string}} req
+ * @returns {Promise<{run: import("./runs.js").RunRow, replayed: boolean}>}
+ */
+export async function openRun(db, cfg, req) {
+  const hash = await requestHash(req.params);
+  if (req.idempotencyKey) {
+    const existing = await findByIdempotencyKey(db, req.idempotencyKey);
+    if (existing) return replay(db, existing, hash, req.requestId);
+  }
+  const { prompt, ...parameters } = req.params;
+  const id = crypto.randomUUID();
+  const created = await createRun(db, {
+    id,
+    requestId: req.requestId,
+    idempotencyKey: req.idempotencyKey,
+    requestHash: hash,
+    model: cfg.model,
+    status: req.status,
+    prompt,
+    parameters,
+    createdAt: now(),
+  });
+  if (!created) {
+    // A concurrent request with the same key won the insert: D1's unique index decided, not timing.
+    const winner = await findByIdempotencyKey(db, /** @type {string} */ (req.idempotencyKey));
+    if (!winner) throw new Error("idempotency key taken but its run is missing");
+    return replay(db, winner, hash, req.requestId);
+  }
+  return { run: /** @type {import("./runs.js").RunRow} */ (await getRun(db, id)), replayed: false };
+}
+
+/**
+ * @param {D1Database} db @param {import("./runs.js").RunRow} run @param {string} hash @param {string} requestId
+ */
+async function replay(db, run, hash, requestId) {
+  if (run.request_hash !== hash) {
+    throw new HttpError(409, "idempotency_conflict", "this Idempotency-Key was already used with a different request body", {
+      extra: { run_id: run.id },
+    });
+  }
+  await addEvent(db, run.id, "idempotent_replay", { request_id: requestId });
+  return { run, replayed: true };
+}
+
+/**
+ * Provider call → `persisting` → results into R2 → `succeeded`, for a run in `running`.
+ * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg
+ * @param {import("./runs.js").RunRow} run @param {import("./validate.js").GenerateParams} params
+ * @returns {Promise<StepError | null>}
+ */
+export async function executeSync(env, cfg, run, params) {
+  try {
+    return await callAndStore(env, cfg, run, params);
+  } catch (err) {
+    // A bug or a storage outage must not leave the run `running` forever.
+    const internal = { code: "internal_error", message: "the run stopped on an internal error" };
+    await failRun(env.DB, run.id, internal, { stage: "internal" }).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg
+ * @param {import("./runs.js").RunRow} run @param {import("./validate.js").GenerateParams} params
+ * @returns {Promise<StepError | null>}
+ */
+async function callAndStore(env, cfg, run, params) {
+  const started = Date.now();
+  let result;
+  try {
+    result = await generateSync(cfg, params);
+  } catch (err) {
+    if (!(err instanceof UpstreamError)) throw err;
+    await failRun(env.DB, run.id, err, { stage: "upstream", http_status: err.status, duration_ms: Date.now() - started }, true);
+    return err;
+  }
+  const moved = await transition(env.DB, run.id, STATUS.PERSISTING, {
+    set: { provider_request_id: result.requestId },
+    countAttempt: true,
+    detail: { provider_request_id: result.requestId, images: result.imageUrls.length, duration_ms: Date.now() - started },
+  });
+  if (!moved) return null;
+  return storeResults(env, cfg, run, result.imageUrls);
+}
+
+/**
+ * Stream the provider's results of a `persisting` run into R2 and complete it; nothing stays in R2 unless
+ * the run ends `succeeded` with those assets recorded.
+ * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg
+ * @param {import("./runs.js").RunRow} run @param {string[]} urls
+ * @returns {Promise<StepError | null>}
+ */
+export async function storeResults(env, cfg, run, urls) {
+  const started = Date.now();
+  let assets;
+  try {
+    assets = await persistResults(env.MEDIA, cfg, { runId: run.id, createdAt: run.created_at, urls });
+  } catch (err) {
+    if (!(err instanceof ResultError)) throw err;
+    await failRun(env.DB, run.id, err, { stage: "download", duration_ms: Date.now() - started });
+    return err;
+  }
+  const keys = assets.map((a) => a.r2_key);
+  let completed = false;
+  try {
+    completed = await completeRun(env.DB, run.id, assets, {
+      detail: { images: assets.length, bytes: assets.reduce((n, a) => n + a.bytes, 0), duration_ms: Date.now() - started },
+    });
+  } finally {
+    if (!completed) await deleteObjects(env.MEDIA, keys);
+  }
+  return null;
+}
+
+/**
+ * End a run `failed` with the provider's (or the download's) code and message.
+ * @param {D1Database} db @param {string} id @param {{code: string, message: string}} err
+ * @param {Record<string, unknown>} detail @param {boolean} [countAttempt]
+ */
+export async function failRun(db, id, err, detail, countAttempt = false) {
+  /** @type {Record<string, string | null>} */
+  const set = { error_code: err.code, error_message: err.message };
+  if (err instanceof UpstreamError && err.requestId) set.provider_request_id = err.requestId;
+  return transition(db, id, STATUS.FAILED, { set, countAttempt, detail: { ...detail, code: err.code } });
+}

@@ -1,0 +1,145 @@
+// @ts-check
+/**
+ * The page: a prompt box, the generated image (loaded from its stable URL, never the provider's), and the
+ * recent runs of this browser (kept in localStorage; the full run list is an admin route). Text from runs
+ * is only ever set with `textContent`.
+ */
+
+export const PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Qwen Image</title>
+<style>
+  body { font: 16px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 60rem; padding: 1.5rem; color: #1d1d1f; }
+  h1 { font-size: 1.4rem; margin: 0 0 1rem; }
+  form { display: grid; gap: .6rem; }
+  textarea, input, select, button { font: inherit; padding: .45rem .6rem; }
+  textarea { min-height: 5rem; }
+  .row { display: flex; gap: .6rem; flex-wrap: wrap; align-items: center; }
+  button { cursor: pointer; }
+  #status { min-height: 1.5em; }
+  #status.error { color: #b00020; }
+  #result img { max-width: 100%; border-radius: 6px; margin-top: .5rem; }
+  #result .meta, #recent .meta { font-size: .85rem; color: #555; word-break: break-all; }
+  #recent { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: .8rem; }
+  #recent li { border: 1px solid #ddd; border-radius: 6px; padding: .5rem; cursor: pointer; }
+  #recent img { width: 100%; aspect-ratio: 1; object-fit: cover; border-radius: 4px; background: #eee; }
+</style>
+</head>
+<body>
+<h1>Qwen Image</h1>
+<form id="generate">
+  <label for="prompt">Prompt</label>
+  <textarea id="prompt" name="prompt" maxlength="800" required placeholder="a red fox reading a newspaper, watercolor"></textarea>
+  <label for="negative_prompt">Negative prompt (optional)</label>
+  <input id="negative_prompt" name="negative_prompt" maxlength="500">
+  <div class="row">
+    <label>Size <select id="size" name="size">
+      <option value="">default</option>
+      <option>1664*928</option><option>1472*1104</option><option>1328*1328</option>
+      <option>1104*1472</option><option>928*1664</option>
+    </select></label>
+    <label>Seed <input id="seed" name="seed" type="number" min="0" max="2147483647" step="1"></label>
+    <button id="submit" type="submit">Generate</button>
+  </div>
+</form>
+<p id="status" role="status"></p>
+<section id="result" hidden>
+  <img id="image" alt="">
+  <p class="meta" id="result-meta"></p>
+</section>
+<h2>Recent runs</h2>
+<ul id="recent"></ul>
+<script type="module" src="/app.js"></script>
+</body>
+</html>
+`;
+
+export const APP_JS = `const RECENT_KEY = "qwen-image.recent-runs";
+const RECENT_MAX = 12;
+const $ = (id) => document.getElementById(id);
+
+function setStatus(text, isError = false) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+function recentIds() {
+  try { return JSON.parse(localStorage.getItem(RECENT_KEY) || "[]"); } catch { return []; }
+}
+
+function remember(id) {
+  const ids = [id, ...recentIds().filter((x) => x !== id)].slice(0, RECENT_MAX);
+  localStorage.setItem(RECENT_KEY, JSON.stringify(ids));
+}
+
+function show(run) {
+  const image = run.images[0];
+  $("result").hidden = !image;
+  if (!image) return;
+  $("image").src = image.url;
+  $("image").alt = run.prompt;
+  $("result-meta").textContent =
+    "run " + run.id + " · " + image.content_type + " · " + image.bytes + " bytes · sha256 " + image.sha256;
+}
+
+async function loadRecent() {
+  const list = $("recent");
+  const runs = await Promise.all(recentIds().map(async (id) => {
+    const res = await fetch("/api/runs/" + encodeURIComponent(id));
+    return res.ok ? (await res.json()).run : null;
+  }));
+  list.replaceChildren(...runs.filter(Boolean).map((run) => {
+    const item = document.createElement("li");
+    if (run.images[0]) {
+      const img = document.createElement("img");
+      img.src = run.images[0].url;
+      img.alt = run.prompt;
+      img.loading = "lazy";
+      item.append(img);
+    }
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    meta.textContent = run.status + " · " + new Date(run.created_at).toLocaleString() + " · " + run.prompt.slice(0, 80);
+    item.append(meta);
+    item.addEventListener("click", () => show(run));
+    return item;
+  }));
+}
+
+$("generate").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { prompt: $("prompt").value };
+  if ($("negative_prompt").value) body.negative_prompt = $("negative_prompt").value;
+  if ($("size").value) body.size = $("size").value;
+  if ($("seed").value !== "") body.seed = Number($("seed").value);
+  $("submit").disabled = true;
+  setStatus("Generating…");
+  try {
+    const res = await fetch("/api/generate", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
+      body: JSON.stringify(body),
+    });
+    const data = await res.json();
+    if (!res.ok) {
+      if (data.error && data.error.run_id) remember(data.error.run_id);
+      const id = data.error ? data.error.request_id : res.headers.get("X-Request-Id");
+      setStatus((data.error ? data.error.message : "HTTP " + res.status) + " (request " + id + ")", true);
+      return;
+    }
+    remember(data.run.id);
+    show(data.run);
+    setStatus("Done.");
+  } catch (err) {
+    setStatus("Request failed: " + err.message, true);
+  } finally {
+    $("submit").disabled = false;
+    loadRecent();
+  }
+});
+
+loadRecent();
+`;
