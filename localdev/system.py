@@ -1,0 +1,358 @@
+"""The whole system on this machine: DashScope stand-in, both Workers under `wrangler dev`, local R2/D1.
+
+`make dev` and the end-to-end tests start it through the same class, so what the tests prove is what a
+developer runs. One `LocalSystem` is one running copy with its own ports and state folder:
+
+1. the stand-in (in-process) unless an upstream is given (`DASHSCOPE_BASE_URL`);
+2. the stack settings `local` with the run-time fields overridden (port, upstream, allowed result host);
+3. wrangler configs and `.dev.vars` written by `infra.wrangler_config` (the same declaration Pulumi deploys);
+4. `wrangler d1 migrations apply --local` into the state folder;
+5. `wrangler dev` with both Workers in one process (service binding), or backend and frontend as two
+   processes when the frontend reaches the backend by URL; ready when `/api/health` answers through the
+   frontend. Stopped with SIGTERM to wrangler's own PID (it ignores SIGINT as a background job).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TextIO
+from urllib.parse import urlsplit
+
+import httpx
+
+from infra.naming import Role, physical_name
+from infra.settings import REPO_ROOT, StackSettings, load_settings
+from infra.wrangler_config import write_wrangler_configs
+from localdev.dashscope_standin import StandIn
+
+WRANGLER_JS = REPO_ROOT / "node_modules" / "wrangler" / "bin" / "wrangler.js"
+DEFAULT_PORT = 8787
+DEFAULT_STATE_DIR = REPO_ROOT / ".local"
+LOOPBACK = "127.0.0.1"
+# Keep wrangler from calling home: no telemetry, no cf.json fetch, no banner (platform notes).
+OFFLINE_ENV = {
+    "WRANGLER_SEND_METRICS": "false",
+    "WRANGLER_SEND_ERROR_REPORTS": "false",
+    "CLOUDFLARE_CF_FETCH_ENABLED": "false",
+    "WRANGLER_HIDE_BANNER": "true",
+}
+_LOG_TAIL_LINES = 80
+
+
+class LocalSystemError(RuntimeError):
+    """The local system could not start; the message carries the command's or server's last output."""
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A DashScope-compatible endpoint used instead of the stand-in."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+
+    @property
+    def host(self) -> str:
+        """`host[:port]` as the allowlist spells it."""
+        return urlsplit(self.base_url).netloc.lower()
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A port free right now on `host` (the tests start several systems side by side)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wrangler_env(state_dir: Path) -> dict[str, str]:
+    """The environment every wrangler command here runs with: offline, config and logs under `state_dir`."""
+    return {**os.environ, **OFFLINE_ENV, "XDG_CONFIG_HOME": str(state_dir / "xdg")}
+
+
+class _Server:
+    """One `wrangler dev` process; its output goes to a log file (and the console when echoing)."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_path: Path, echo: TextIO | None) -> None:
+        self.name = name
+        self.log_path = log_path
+        self._tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("a", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,  # Ctrl-C in a terminal reaches the launcher only; it stops wrangler itself
+        )
+        self._pump = threading.Thread(target=self._copy, args=(self.proc.stdout, echo), daemon=True)
+        self._pump.start()
+
+    def _copy(self, stream: IO[str] | None, echo: TextIO | None) -> None:
+        if stream is None:
+            return
+        for line in stream:
+            self._tail.append(line)
+            self._log.write(line)
+            self._log.flush()
+            if echo is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    echo.write(f"[{self.name}] {line}")
+                    echo.flush()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self) -> str:
+        return "".join(self._tail)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM to wrangler's own PID, then whatever it left in its process group."""
+        if self.alive:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # workerd children, if wrangler did not take them along
+        self._pump.join(timeout=5)
+        self._log.close()
+
+
+class LocalSystem:
+    """Start, use and stop one local copy of the system (`with LocalSystem(...) as system: ...`).
+
+    `overrides` are dotted stack fields applied after the launcher's own (tests set timeouts, limits, the
+    delivery mode or `frontend.backend_access: url`); `extra_result_hosts` widen the download allowlist.
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = DEFAULT_PORT,
+        state_dir: Path = DEFAULT_STATE_DIR,
+        config_dir: Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        admin_token: str | None = None,
+        upstream: Upstream | None = None,
+        extra_result_hosts: Sequence[str] = (),
+        startup_timeout: float = 90.0,
+        echo: TextIO | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.state_dir = state_dir
+        self.persist_dir = state_dir / "state"
+        self.config_dir = config_dir or state_dir / "wrangler"
+        self.log_dir = state_dir / "logs"
+        self.admin_token = admin_token or secrets.token_urlsafe(24)
+        self._upstream = upstream
+        self._overrides = dict(overrides or {})
+        self._extra_hosts = list(extra_result_hosts)
+        self._startup_timeout = startup_timeout
+        self._echo = echo
+        self._secrets: dict[str, str] = {}
+        self.standin: StandIn | None = None
+        self.settings: StackSettings | None = None
+        self.backend_port: int | None = None
+        self._servers: list[_Server] = []
+
+    # -- public surface ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Where the page and the API (`/api/...`) are served: the frontend."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def backend_url(self) -> str | None:
+        """The backend's own URL when it runs as a separate process (`url` mode), else None."""
+        return f"http://{LOOPBACK}:{self.backend_port}" if self.backend_port else None
+
+    @property
+    def signing_key(self) -> str:
+        """The media signing secret of this run (tests forge and check signatures with it)."""
+        return self._secrets["MEDIA_SIGNING_KEY"]
+
+    @property
+    def database_name(self) -> str:
+        return physical_name(self._require_settings(), Role.METADATA)
+
+    @property
+    def bucket_name(self) -> str:
+        return physical_name(self._require_settings(), Role.MEDIA)
+
+    @property
+    def config_paths(self) -> dict[Role, Path]:
+        return {role: self.config_dir / str(role) / "wrangler.jsonc" for role in (Role.BACKEND, Role.FRONTEND)}
+
+    @property
+    def log_paths(self) -> list[Path]:
+        return [server.log_path for server in self._servers]
+
+    def alive(self) -> bool:
+        return bool(self._servers) and all(server.alive for server in self._servers)
+
+    def start(self) -> LocalSystem:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop wrangler (frontend first) and the stand-in; safe to call twice."""
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
+        if self.standin is not None:
+            self.standin.stop()
+            self.standin = None
+
+    def __enter__(self) -> LocalSystem:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wrangler(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """Run a wrangler command against this system's backend config and local state (`d1 execute`, ...)."""
+        cmd = ["node", str(WRANGLER_JS), *args, "-c", str(self.config_paths[Role.BACKEND])]
+        if "--local" in args:
+            cmd += ["--persist-to", str(self.persist_dir)]
+        return subprocess.run(
+            cmd, cwd=REPO_ROOT, env=wrangler_env(self.state_dir), stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+
+    # -- start-up steps ---------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if not WRANGLER_JS.exists():
+            raise LocalSystemError(f"start local system failed: {WRANGLER_JS} is missing; run `make setup`")
+        if shutil.which("node") is None:
+            raise LocalSystemError("start local system failed: `node` is not on PATH; install Node 20")
+        upstream = self._upstream or self._start_standin()
+        settings = self._settings(upstream)
+        self.settings = settings
+        self._secrets = {
+            "DASHSCOPE_API_KEY": upstream.api_key,
+            "MEDIA_SIGNING_KEY": secrets.token_urlsafe(32),
+            "ADMIN_TOKEN": self.admin_token,
+        }
+        paths = write_wrangler_configs(settings, self._secrets, self.config_dir)
+        self._apply_migrations()
+        backend, frontend = str(paths[Role.BACKEND]), str(paths[Role.FRONTEND])
+        if self.backend_port is not None:  # url mode: the frontend reaches a separately served backend
+            self._serve("backend", [backend], self.backend_port)
+            self._wait_healthy(f"http://{LOOPBACK}:{self.backend_port}")
+            self._serve("frontend", [frontend], self.port)
+        else:
+            # The first config is the one served on --port; the backend is reached through the service binding.
+            self._serve("workers", [frontend, backend], self.port)
+        self._wait_healthy(self.url)
+
+    def _start_standin(self) -> Upstream:
+        api_key = "sk-local-" + secrets.token_hex(16)
+        self.standin = StandIn(host=LOOPBACK, port=0, api_key=api_key, log_stream=self._echo).start()
+        return Upstream(self.standin.base_url, api_key)
+
+    def _settings(self, upstream: Upstream) -> StackSettings:
+        base = load_settings("local")
+        fields: dict[str, Any] = {
+            "public_base_url": self.url,
+            "upstream.base_url": upstream.base_url.rstrip("/"),
+            "upstream.allowed_result_hosts": [upstream.host, *self._extra_hosts],
+            "upstream.allow_http_results": upstream.base_url.startswith("http://"),
+        }
+        if self._overrides.get("frontend.backend_access", base.frontend.backend_access) == "url":
+            self.backend_port = free_port()
+            fields["frontend.backend_url"] = f"http://{LOOPBACK}:{self.backend_port}"
+        return base.with_overrides({**fields, **self._overrides})
+
+    def _apply_migrations(self) -> None:
+        result = self.wrangler("d1", "migrations", "apply", self.database_name, "--local")
+        if result.returncode != 0:
+            raise LocalSystemError(
+                f"apply migrations to '{self.database_name}' failed (exit {result.returncode}):\n"
+                f"{result.stdout}{result.stderr}"
+            )
+
+    def _serve(self, name: str, configs: list[str], port: int) -> None:
+        cmd = ["node", str(WRANGLER_JS), "dev"]
+        for config in configs:
+            cmd += ["-c", config]
+        cmd += [
+            "--ip", LOOPBACK, "--port", str(port), "--inspector-port", str(free_port()),
+            "--persist-to", str(self.persist_dir), "--show-interactive-dev-session=false",
+        ]
+        log_path = self.log_dir / f"wrangler-{name}-{port}.log"
+        self._servers.append(_Server(name, cmd, wrangler_env(self.state_dir), log_path, self._echo))
+
+    def _wait_healthy(self, base_url: str) -> None:
+        """Poll `/api/health` until it answers 200, a server exits, or the deadline passes."""
+        deadline = time.monotonic() + self._startup_timeout
+        last = "no answer yet"
+        with httpx.Client(timeout=5.0) as client:
+            while time.monotonic() < deadline:
+                dead = [server for server in self._servers if not server.alive]
+                if dead:
+                    raise self._failure(f"{dead[0].name} exited with {dead[0].proc.returncode}")
+                try:
+                    response = client.get(f"{base_url}/api/health")
+                    if response.status_code == 200:
+                        return
+                    last = f"HTTP {response.status_code}: {response.text[:200]}"
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                time.sleep(0.2)
+        raise self._failure(f"{base_url}/api/health not healthy after {self._startup_timeout:.0f}s ({last})")
+
+    def _failure(self, reason: str) -> LocalSystemError:
+        output = "\n".join(f"--- {s.name} ({s.log_path}) ---\n{s.tail()}" for s in self._servers)
+        return LocalSystemError(f"start local system on port {self.port} failed: {reason}\n{output}")
+
+    def _require_settings(self) -> StackSettings:
+        if self.settings is None:
+            raise LocalSystemError("local system not started: settings are known only after start()")
+        return self.settings
+
+
+def main_env_upstream(environ: Mapping[str, str]) -> Upstream | None:
+    """`DASHSCOPE_BASE_URL` (+ `DASHSCOPE_API_KEY`) select another upstream instead of the stand-in."""
+    base_url = environ.get("DASHSCOPE_BASE_URL", "").strip()
+    if not base_url:
+        return None
+    api_key = environ.get("DASHSCOPE_API_KEY", "").strip()
+    if not api_key:
+        raise LocalSystemError("start local system failed: DASHSCOPE_BASE_URL is set but DASHSCOPE_API_KEY is not")
+    return Upstream(base_url.rstrip("/"), api_key)
+
+
+__all__ = [
+    "DEFAULT_PORT",
+    "LocalSystem",
+    "LocalSystemError",
+    "Upstream",
+    "free_port",
+    "main_env_upstream",
+    "wrangler_env",
+]
