@@ -1,0 +1,217 @@
+"""Helpers for the end-to-end tests: the stand-in's control API, a view of local R2 and D1 as persisted
+on disk, and a plain origin server for result downloads without a Content-Length.
+
+Nothing here imitates the system under test; these are the test's own eyes and a second real server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from localdev.dashscope_standin import render_png
+from localdev.system import LocalSystem
+
+SIZES = {"1664*928": (1664, 928), "1328*1328": (1328, 1328), "928*1664": (928, 1664)}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def expected_png(prompt: str, seed: int, size: str = "1664*928") -> bytes:
+    """The exact bytes the stand-in renders for a request (it is deterministic in prompt, seed and size)."""
+    width, height = SIZES[size]
+    return render_png(prompt, seed, width, height)
+
+
+class StandInControl:
+    """The stand-in's `/_standin/` control API over HTTP, as any test client would use it."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.base_url = base_url
+        self.api_key = api_key
+        self._client = httpx.Client(base_url=base_url, timeout=30)
+
+    def _post(self, name: str, **body: Any) -> dict[str, Any]:
+        response = self._client.post(f"/_standin/{name}", json=body)
+        if response.status_code != 200:
+            raise RuntimeError(f"stand-in control {name} failed: {response.status_code} {response.text}")
+        return response.json()
+
+    def reset(self) -> None:
+        self._post("reset")
+
+    def fault(self, **body: Any) -> None:
+        self._post("faults", **body)
+
+    def latency(self, seconds: float, endpoint: str = "any") -> None:
+        self._post("latency", seconds=seconds, endpoint=endpoint)
+
+    def image_behavior(self, mode: str, **body: Any) -> None:
+        self._post("image-behavior", mode=mode, **body)
+
+    def result_url(self, url: str, count: int = 1) -> None:
+        self._post("result-url", url=url, count=count)
+
+    def rate_limit(self, rps: float) -> None:
+        self._post("rate-limit", rps=rps)
+
+    def url_ttl(self, seconds: float) -> None:
+        self._post("url-ttl", seconds=seconds)
+
+    def expire_urls(self) -> int:
+        return int(self._post("expire-urls")["expired"])
+
+    def calls(self, endpoint: str | None = None) -> list[dict[str, Any]]:
+        calls = self._client.get("/_standin/calls").json()["calls"]
+        return [c for c in calls if endpoint is None or c["endpoint"] == endpoint]
+
+    def mint_result_url(self, prompt: str = "minted", seed: int = 1) -> str:
+        """A fresh, valid presigned result URL, obtained the way the backend gets one: a sync call."""
+        body = {
+            "model": "qwen-image-plus",
+            "input": {"messages": [{"role": "user", "content": [{"text": prompt}]}]},
+            "parameters": {"seed": seed, "size": "1328*1328"},
+        }
+        response = self._client.post(
+            "/api/v1/services/aigc/multimodal-generation/generation",
+            json=body,
+            headers={"Authorization": f"Bearer {self.api_key}"},
+        )
+        response.raise_for_status()
+        return response.json()["output"]["choices"][0]["message"]["content"][0]["image"]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+
+
+class LocalState:
+    """Read-only view of a system's persisted local R2 bucket and D1 database (miniflare's SQLite files)."""
+
+    def __init__(self, system: LocalSystem) -> None:
+        self.root = system.persist_dir / "v3"
+
+    def _db_with(self, folder: str, table: str) -> Path | None:
+        """Miniflare keeps one SQLite file per bucket/database; it appears on first use."""
+        for path in sorted((self.root / folder).glob("*.sqlite")):
+            with self._open(path) as db:
+                if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
+                    return path
+        return None
+
+    def _r2(self, sql: str, prefix: str) -> list[tuple[Any, ...]]:
+        path = self._db_with("r2/miniflare-R2BucketObject", "_mf_objects")
+        if path is None:
+            return []
+        with self._open(path) as db:
+            return db.execute(sql, (len(prefix), prefix)).fetchall()
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def objects(self, prefix: str = "") -> list[StoredObject]:
+        rows = self._r2("SELECT key, size FROM _mf_objects WHERE substr(key, 1, ?) = ? ORDER BY key", prefix)
+        return [StoredObject(key, size) for key, size in rows]
+
+    def multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]:
+        """(key, state) of multipart uploads; `open` is what an interrupted, never-aborted upload leaves."""
+        states = {0: "open", 1: "completed", 2: "aborted"}
+        rows = self._r2("SELECT key, state FROM _mf_multipart_uploads WHERE substr(key, 1, ?) = ?", prefix)
+        return [(key, states.get(state, str(state))) for key, state in rows]
+
+    def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """Rows of the local D1 database (read-only)."""
+        path = self._db_with("d1/miniflare-D1DatabaseObject", "runs")
+        if path is None:
+            raise FileNotFoundError(f"no local D1 database with a runs table under {self.root}")
+        with self._open(path) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(row) for row in db.execute(sql, params).fetchall()]
+
+
+class ChunkedOrigin:
+    """A second, plain HTTP origin that streams registered bodies with chunked encoding (no Content-Length),
+    the case where the backend cannot hand R2 a length up front."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._bodies: dict[str, tuple[bytes, str]] = {}
+        self.requests: list[str] = []
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                origin.requests.append(self.path)
+                body, content_type = origin._bodies.get(self.path, (b"not found", "text/plain"))
+                self.send_response(200 if self.path in origin._bodies else 404)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for start in range(0, len(body), 256 * 1024):
+                    piece = body[start : start + 256 * 1024]
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the tests read `requests`."""
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server.daemon_threads = True
+        self.host = f"{host}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def serve(self, path: str, body: bytes, content_type: str = "image/png") -> str:
+        self._bodies[path] = (body, content_type)
+        return f"http://{self.host}{path}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The error envelope, checked for its required shape."""
+    body = response.json()
+    error = body["error"]
+    if not {"code", "message", "request_id"} <= error.keys():
+        raise AssertionError(f"error envelope incomplete: {json.dumps(body)}")
+    if response.headers.get("x-request-id") != error["request_id"]:
+        raise AssertionError("X-Request-Id header and error.request_id differ")
+    return error
+
+
+def assert_failed_cleanly(
+    api: httpx.Client, state: LocalState, response: httpx.Response, status: int, code: str, run_code: str
+) -> dict[str, Any]:
+    """The HTTP error, the failed run with its code, and an empty run folder in R2 (no object, no upload)."""
+    assert response.status_code == status, response.text
+    error = error_of(response)
+    assert error["code"] == code
+    assert error["provider_code"] == run_code
+    body = api.get(f"/api/runs/{error['run_id']}").json()
+    run = body["run"]
+    assert run["status"] == "failed"
+    assert run["error"]["code"] == run_code
+    assert run["completed_at"] is not None and run["images"] == []
+    assert body["events"][-1]["to"] == "failed"
+    assert not [o for o in state.objects() if run["id"] in o.key]
+    assert not [key for key, status in state.multipart_uploads() if run["id"] in key and status == "open"]
+    return run
