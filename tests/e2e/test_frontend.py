@@ -1,0 +1,73 @@
+"""The frontend Worker: the page, and `/api/*` proxied to the backend through the service binding or, in
+`url` mode, to a separately served backend by URL, marked with `X-Backend-Via` either way."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from localdev.system import LocalSystem
+from tests.e2e.support import StandInControl, error_of
+
+
+def test_page_has_the_prompt_box_and_its_script(api: httpx.Client) -> None:
+    page = api.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<textarea id="prompt"' in page.text and 'src="/app.js"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    script = api.get("/app.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert 'fetch("/api/generate"' in script.text and "Idempotency-Key" in script.text
+
+
+def test_frontend_unknown_path_and_method(api: httpx.Client) -> None:
+    missing = api.get("/nothing")
+    assert missing.status_code == 404
+    assert error_of(missing)["code"] == "not_found"
+    wrong = api.post("/")
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "GET, HEAD")
+
+
+def test_service_binding_mode_marks_every_proxied_response(api: httpx.Client, standin: StandInControl) -> None:
+    for response in (
+        api.get("/api/health"),
+        api.get("/api/nothing"),
+        api.post("/api/generate", json={}),
+        api.post("/api/generate", json={"prompt": "via binding"}),
+    ):
+        assert response.headers["x-backend-via"] == "service-binding", response.request.url
+    assert "x-backend-via" not in api.get("/").headers, "only proxied responses are marked"
+
+
+def test_proxy_passes_method_body_query_and_status_through(api: httpx.Client) -> None:
+    response = api.get("/api/runs", params={"limit": "5"})
+    assert response.status_code == 401, "the backend saw the request, without credentials"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.fixture
+def url_api(url_system: LocalSystem) -> httpx.Client:
+    return httpx.Client(base_url=url_system.url, timeout=30)
+
+
+def test_url_mode_reaches_the_backend_by_url(url_system: LocalSystem, url_api: httpx.Client) -> None:
+    assert url_system.backend_url and url_system.backend_url != url_system.url
+    health = url_api.get("/api/health")
+    assert (health.status_code, health.headers["x-backend-via"]) == (200, "url")
+    direct = httpx.get(f"{url_system.backend_url}/api/health")
+    assert direct.status_code == 200 and "x-backend-via" not in direct.headers
+
+
+def test_url_mode_generates_and_serves_through_the_frontend(url_system: LocalSystem, url_api: httpx.Client) -> None:
+    response = url_api.post("/api/generate", json={"prompt": "via url", "seed": 2}, headers={"X-Request-Id": "url-1"})
+    assert response.status_code == 201, response.text
+    assert response.headers["x-backend-via"] == "url"
+    assert response.headers["x-request-id"] == "url-1"
+    image = response.json()["run"]["images"][0]
+    assert image["url"].startswith(f"{url_system.url}/api/media/"), "image URLs point at the public entry point"
+    served = url_api.get(image["url"])
+    assert (served.status_code, served.headers["x-backend-via"]) == (200, "url")
+    assert len(served.content) == image["bytes"]
+

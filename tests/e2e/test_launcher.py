@@ -1,0 +1,105 @@
+"""`make dev` (`python -m localdev`): starts the system, prints the URL and the admin token (and no other
+secret), honours PORT, ADMIN_TOKEN and DASHSCOPE_BASE_URL + DASHSCOPE_API_KEY, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from infra.settings import REPO_ROOT
+from localdev.dashscope_standin import StandIn
+from localdev.system import free_port
+
+READY = "Local system ready:"
+
+
+class _Output:
+    """Collects a child's output lines on a thread so the test can wait for one with a deadline."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, proc: subprocess.Popen[str], seconds: float) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            found = next((line for line in self.lines if text in line), None)
+            if found:
+                return found
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no {text!r} within {seconds}s; output:\n{self.text}")
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def join(self) -> None:
+        self._thread.join(timeout=10)
+
+
+def _port_closed(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_make_dev_uses_the_given_upstream_prints_the_token_and_stops_on_sigterm(tmp_path: Path) -> None:
+    api_key = f"sk-external-{uuid.uuid4().hex}"
+    admin_token = f"dev-admin-{uuid.uuid4().hex[:12]}"
+    port = free_port()
+    with StandIn(port=0, api_key=api_key) as upstream:
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "ADMIN_TOKEN": admin_token,
+            "DASHSCOPE_BASE_URL": upstream.base_url,
+            "DASHSCOPE_API_KEY": api_key,
+            "LOCAL_STATE_DIR": str(tmp_path),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localdev"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        output = _Output(proc)
+        try:
+            ready = output.wait_for(READY, proc, seconds=90)
+            assert ready.split(READY)[1].strip() == f"http://127.0.0.1:{port}"
+            assert f"Admin token:        {admin_token}\n" in output.text
+            assert "(stand-in)" not in output.text, "with DASHSCOPE_BASE_URL the stand-in is not started"
+
+            base = f"http://127.0.0.1:{port}"
+            generated = httpx.post(f"{base}/api/generate", json={"prompt": "from make dev"}, timeout=30)
+            assert generated.status_code == 201, generated.text
+            calls = httpx.get(f"{upstream.base_url}/_standin/calls").json()["calls"]
+            assert [c["endpoint"] for c in calls] == ["sync", "image"], "the given upstream served the run"
+            runs = httpx.get(f"{base}/api/runs", headers={"Authorization": f"Bearer {admin_token}"})
+            assert [r["id"] for r in runs.json()["runs"]] == [generated.json()["run"]["id"]]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+            output.join()
+    assert code == 0, output.text
+    assert api_key not in output.text, "the upstream API key must never be printed"
+    assert _port_closed(port), "wrangler must be gone after SIGTERM"
+    assert (tmp_path / "state" / "v3" / "d1").is_dir(), "state is persisted under LOCAL_STATE_DIR"
