@@ -32,7 +32,6 @@ def main() -> int:
         system = LocalSystem(
             port=port,
             state_dir=Path(env.get("LOCAL_STATE_DIR") or DEFAULT_STATE_DIR),
-            config_dir=None,
             admin_token=env.get("ADMIN_TOKEN") or None,
             upstream=main_env_upstream(env),
             extra_result_hosts=extra_hosts,

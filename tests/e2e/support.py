@@ -62,9 +62,6 @@ class StandInControl:
     def result_url(self, url: str, count: int = 1) -> None:
         self._post("result-url", url=url, count=count)
 
-    def rate_limit(self, rps: float) -> None:
-        self._post("rate-limit", rps=rps)
-
     def url_ttl(self, seconds: float) -> None:
         self._post("url-ttl", seconds=seconds)
 

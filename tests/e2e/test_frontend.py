@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -16,6 +18,7 @@ def test_page_has_the_prompt_box_and_its_script(api: httpx.Client) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert '<textarea id="prompt"' in page.text and 'src="/app.js"' in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert uuid.UUID(page.headers["x-request-id"])
     script = api.get("/app.js")
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")

@@ -47,20 +47,19 @@ def test_throttling_is_429_with_the_providers_retry_after(
 def test_throttling_without_retry_after_still_says_when(
     api: httpx.Client, standin: StandInControl, state: LocalState
 ) -> None:
-    standin.rate_limit(1)
-    assert api.post("/api/generate", json={"prompt": "first"}).status_code == 201
-    response = api.post("/api/generate", json={"prompt": "second, too soon"})
+    standin.fault(status=429, code="Throttling.RateQuota", message="Requests rate limit exceeded")
+    response = api.post("/api/generate", json={"prompt": "too soon"})
     assert_failed_cleanly(api, state, response, 429, "upstream_throttled", "Throttling.RateQuota")
     assert response.headers["retry-after"] == "60"
 
 
 def test_provider_timeout_is_504(api: httpx.Client, standin: StandInControl, state: LocalState) -> None:
-    standin.latency(UPSTREAM_TIMEOUT_SECONDS + 2, endpoint="sync")
+    standin.latency(UPSTREAM_TIMEOUT_SECONDS + 5, endpoint="sync")
     started = time.monotonic()
     response = api.post("/api/generate", json={"prompt": "a slow cat"})
     elapsed = time.monotonic() - started
     assert_failed_cleanly(api, state, response, 504, "upstream_timeout", "upstream_timeout")
-    assert UPSTREAM_TIMEOUT_SECONDS <= elapsed < UPSTREAM_TIMEOUT_SECONDS + 1.5
+    assert UPSTREAM_TIMEOUT_SECONDS <= elapsed < UPSTREAM_TIMEOUT_SECONDS + 3, "cut off at the timeout"
 
 
 IMAGE_FAILURES: list[tuple[str, dict[str, Any], int, str, str]] = [

@@ -38,7 +38,10 @@ export const NEXT = Object.freeze({
   [STATUS.DEAD_LETTERED]: [STATUS.QUEUED],
 });
 
-/** Statuses a run stops in until an operator re-drives it. */
+/**
+ * Statuses a run stops in until an operator re-drives it.
+ * @type {readonly string[]}
+ */
 export const TERMINAL = Object.freeze([STATUS.SUCCEEDED, STATUS.FAILED, STATUS.DEAD_LETTERED]);
 
 /** @param {string} to @returns {string[]} the statuses a run may be in to move to `to` */

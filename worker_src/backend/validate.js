@@ -135,6 +135,7 @@ export function validateListQuery(query) {
   const status = query.get("status") || null;
   if (status !== null && !STATUSES.includes(status)) throw invalid("status", `must be one of ${STATUSES.join(", ")}`);
   const limitText = query.get("limit");
+  /** @type {number} */
   let limit = LIMITS.listDefault;
   if (limitText !== null) {
     limit = Number(limitText);

@@ -30,7 +30,8 @@ export default {
       return error(405, "method_not_allowed", `method ${request.method} is not allowed here`, { Allow: "GET, HEAD" });
     }
     const body = request.method === "HEAD" ? null : asset.body;
-    return new Response(body, { headers: { ...PAGE_HEADERS, "Content-Type": asset.type } });
+    const headers = { ...PAGE_HEADERS, "Content-Type": asset.type, "X-Request-Id": crypto.randomUUID() };
+    return new Response(body, { headers });
   },
 };
 

@@ -31,7 +31,7 @@ CREATE UNIQUE INDEX runs_idempotency_key ON runs (idempotency_key) WHERE idempot
 CREATE UNIQUE INDEX runs_provider_task ON runs (provider, provider_task_id) WHERE provider_task_id IS NOT NULL;
 CREATE INDEX runs_created ON runs (created_at, id);
 CREATE INDEX runs_status_created ON runs (status, created_at, id);
-CREATE INDEX runs_request_id ON runs (request_id, created_at);
+CREATE INDEX runs_request_id ON runs (request_id, created_at, id);
 
 CREATE TABLE run_assets (
   run_id       TEXT NOT NULL REFERENCES runs (id),
