@@ -1,0 +1,312 @@
+"""The migration runner against the real local D1 (the miniflare SQLite file `wrangler dev` uses), its
+agreement with `wrangler d1 migrations`, and the indexes behind every filter the API and CLI offer."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from infra.bindings import MIGRATIONS_DIR
+from infra.d1 import CloudflareD1Executor, LocalD1Executor, cloudflare_client
+from infra.migrations import (
+    CHECKSUMS_TABLE,
+    MigrationError,
+    MigrationRunner,
+    discover,
+    split_statements,
+)
+
+from .d1_support import ACCOUNT_ID, DATABASE_ID, LOCAL_DATABASE, FakeD1Api, wrangler_d1, write_d1_config
+
+FIRST = "0001_create_runs.sql"
+ADD_NOTES = "0002_create_notes.sql"
+NOTES_SQL = "-- 0002_create_notes: free-text notes on a run.\nCREATE TABLE notes (run_id TEXT NOT NULL, body TEXT);\n"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A migrations folder holding the project's migrations; tests add or edit files in it."""
+    path = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, path)
+    return path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> LocalD1Executor:
+    return LocalD1Executor(tmp_path / "state", LOCAL_DATABASE)
+
+
+def runner(db: LocalD1Executor, folder: Path) -> MigrationRunner:
+    return MigrationRunner(db, discover(folder))
+
+
+def tables(db: LocalD1Executor) -> set[str]:
+    return {r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def recorded(db: LocalD1Executor) -> list[tuple[str, str | None]]:
+    """(name, checksum) of every applied migration, in the order applied."""
+    rows = db.query(f"SELECT m.name, c.sha256 FROM d1_migrations m LEFT JOIN {CHECKSUMS_TABLE} c USING (name) "
+                    "ORDER BY m.id")
+    return [(r["name"], r["sha256"]) for r in rows]
+
+
+# -- reading migrations ------------------------------------------------------------------------------------
+
+
+def test_the_project_migrations_are_read_in_number_order() -> None:
+    migrations = discover()
+    assert migrations[0].name == FIRST
+    assert [m.number for m in migrations] == sorted(m.number for m in migrations)
+
+
+def test_statements_split_where_sqlite_says_they_end() -> None:
+    sql = ("-- header; with a semicolon\nCREATE TABLE t (a TEXT DEFAULT ';'); /* c; */\n"
+           "CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET a = 'x'; DELETE FROM t; END;\n-- trailing\n")
+    assert split_statements(sql) == [
+        "CREATE TABLE t (a TEXT DEFAULT ';')",
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET a = 'x'; DELETE FROM t; END",
+    ]
+
+
+@pytest.mark.parametrize(("name", "sql", "message"), [
+    ("2_add.sql", "SELECT 1;", "read migration '2_add.sql' failed: the name must look like NNNN_verb_noun.sql "
+                               "(four digits, then lowercase words joined by underscores)"),
+    ("0002_empty.sql", "-- nothing yet\n", "read migration '0002_empty.sql' failed: it holds no SQL statement"),
+    ("0002_tx.sql", "BEGIN TRANSACTION;\nCREATE TABLE x (a);\nCOMMIT;",
+     "read migration '0002_tx.sql' failed: statement 1 is a transaction statement (BEGIN); D1 refuses them and "
+     "the runner already applies each migration atomically: remove it"),
+    ("0001_again.sql", "CREATE TABLE x (a);", "read migration '0001_create_runs.sql' failed: number 0001 is also "
+                                              "used by 0001_again.sql; give it the next free number 0002"),
+])
+def test_malformed_migrations_are_refused_before_anything_runs(folder: Path, name: str, sql: str,
+                                                                message: str) -> None:
+    (folder / name).write_text(sql)
+    with pytest.raises(MigrationError) as failure:
+        discover(folder)
+    assert str(failure.value) == message
+
+
+# -- applying --------------------------------------------------------------------------------------------
+
+
+def test_apply_creates_the_schema_and_records_each_migration_with_its_checksum(db: LocalD1Executor,
+                                                                             folder: Path) -> None:
+    (folder / ADD_NOTES).write_text(NOTES_SQL)
+    applied: list[str] = []
+    outcome = runner(db, folder).apply(on_applied=lambda m: applied.append(m.name))
+    assert applied == list(outcome.applied) == [FIRST, ADD_NOTES]
+    assert {"runs", "run_assets", "run_events", "notes", "d1_migrations", CHECKSUMS_TABLE} <= tables(db)
+    assert recorded(db) == [(m.name, m.checksum) for m in discover(folder)]
+
+
+def test_applying_again_is_a_no_op(db: LocalD1Executor, folder: Path) -> None:
+    runner(db, folder).apply()
+    before = db.query("SELECT * FROM d1_migrations")
+    outcome = runner(db, folder).apply()
+    assert outcome.applied == () and outcome.adopted == ()
+    assert db.query("SELECT * FROM d1_migrations") == before
+    assert runner(db, folder).status().pending == ()
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was_and_records_nothing(db: LocalD1Executor,
+                                                                              folder: Path) -> None:
+    runner(db, folder).apply()
+    (folder / "0002_add_broken.sql").write_text(
+        "CREATE TABLE half (a TEXT);\nCREATE INDEX half_b ON half (b);\nINSERT INTO half VALUES ('x');\n")
+    (folder / "0003_create_later.sql").write_text("CREATE TABLE later (a TEXT);\n")
+    with pytest.raises(MigrationError) as failure:
+        runner(db, folder).apply()
+    assert str(failure.value) == (
+        "apply migration '0002_add_broken.sql' failed: no such column: b\n"
+        "  statement 2 of 3:\n    CREATE INDEX half_b ON half (b)\n"
+        "Nothing of 0002_add_broken.sql was applied or recorded; earlier migrations stay applied. "
+        "Fix the migration and run again."
+    )
+    assert "half" not in tables(db) and "later" not in tables(db)
+    assert [name for name, _ in recorded(db)] == [FIRST]
+    assert [m.name for m in runner(db, folder).status().pending] == ["0002_add_broken.sql", "0003_create_later.sql"]
+
+
+def test_an_edited_applied_migration_is_refused_and_nothing_else_runs(db: LocalD1Executor, folder: Path) -> None:
+    runner(db, folder).apply()
+    applied_sum = discover(folder)[0].checksum
+    (folder / FIRST).write_text((folder / FIRST).read_text() + "CREATE INDEX runs_model ON runs (model);\n")
+    (folder / ADD_NOTES).write_text(NOTES_SQL)
+    edited_sum = discover(folder)[0].checksum
+    with pytest.raises(MigrationError) as failure:
+        runner(db, folder).apply()
+    assert str(failure.value) == (
+        f"apply migration '{FIRST}' failed: the file changed after it was applied to local D1 "
+        f"'{LOCAL_DATABASE}' in {db.persist_to} (applied sha256 {applied_sum[:12]}, file now {edited_sum[:12]}); "
+        f"restore the applied version (git log -p -- worker_src/migrations/{FIRST}) and put the change in a "
+        "new migration 0003_<verb>_<noun>.sql"
+    )
+    assert "notes" not in tables(db)
+
+
+def test_a_crlf_checkout_of_an_applied_migration_is_not_an_edit(db: LocalD1Executor, folder: Path) -> None:
+    runner(db, folder).apply()
+    path = folder / FIRST
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert runner(db, folder).apply().applied == ()
+
+
+def test_a_pending_migration_numbered_before_an_applied_one_is_refused(db: LocalD1Executor, folder: Path) -> None:
+    (folder / "0003_create_later.sql").write_text("CREATE TABLE later (a TEXT);\n")
+    runner(db, folder).apply()
+    (folder / ADD_NOTES).write_text(NOTES_SQL)
+    with pytest.raises(MigrationError) as failure:
+        runner(db, folder).status()
+    assert str(failure.value) == (
+        f"apply migration '{ADD_NOTES}' failed: it is pending but the later 0003_create_later.sql is already "
+        f"applied to local D1 '{LOCAL_DATABASE}' in {db.persist_to}; renumber it to 0004_create_notes.sql"
+    )
+
+
+def test_older_code_runs_against_a_newer_schema(db: LocalD1Executor, folder: Path) -> None:
+    """A rollback deploys code whose folder lacks the newest migration: reported, never refused."""
+    (folder / ADD_NOTES).write_text(NOTES_SQL)
+    runner(db, folder).apply()
+    (folder / ADD_NOTES).unlink()
+    status = runner(db, folder).status()
+    assert status.pending == () and status.unknown == (ADD_NOTES,)
+    assert runner(db, folder).apply().applied == ()
+
+
+# -- agreement with wrangler ------------------------------------------------------------------------------
+
+
+def test_a_database_migrated_by_wrangler_is_up_to_date_for_the_runner(tmp_path: Path, db: LocalD1Executor,
+                                                                      folder: Path) -> None:
+    config = write_d1_config(tmp_path / "config", folder)
+    wrangler_d1(config, db.persist_to, "migrations", "apply")
+    status = runner(db, folder).status()
+    assert status.applied == (FIRST,) and status.pending == ()
+    outcome = runner(db, folder).apply()
+    assert outcome.applied == () and outcome.adopted == (FIRST,)
+    assert recorded(db) == [(FIRST, discover(folder)[0].checksum)]
+
+
+def test_a_database_migrated_by_the_runner_is_up_to_date_for_wrangler(tmp_path: Path, db: LocalD1Executor,
+                                                                      folder: Path) -> None:
+    runner(db, folder).apply()
+    config = write_d1_config(tmp_path / "config", folder)
+    listed = wrangler_d1(config, db.persist_to, "migrations", "list")
+    assert "No migrations to apply!" in listed.stdout
+    (folder / ADD_NOTES).write_text(NOTES_SQL)
+    wrangler_d1(config, db.persist_to, "migrations", "apply")  # wrangler applies the new one...
+    outcome = runner(db, folder).apply()  # ...and the runner agrees, recording its checksum
+    assert outcome.applied == () and outcome.adopted == (ADD_NOTES,)
+    assert [name for name, _ in recorded(db)] == [FIRST, ADD_NOTES]
+
+
+def test_the_runner_creates_wranglers_table_byte_for_byte(tmp_path: Path, db: LocalD1Executor, folder: Path) -> None:
+    runner(db, folder).apply()
+    theirs = LocalD1Executor(tmp_path / "wrangler-state", LOCAL_DATABASE)
+    wrangler_d1(write_d1_config(tmp_path / "config", folder), theirs.persist_to, "migrations", "apply")
+    ddl = "SELECT sql FROM sqlite_master WHERE name = 'd1_migrations'"
+    assert db.query(ddl) == theirs.query(ddl)
+    assert db.query("SELECT id, name FROM d1_migrations") == theirs.query("SELECT id, name FROM d1_migrations")
+
+
+# -- over the D1 HTTP API -------------------------------------------------------------------------------
+
+
+def test_over_the_api_each_migration_is_one_request_with_its_records(tmp_path: Path, folder: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    api = FakeD1Api(tmp_path / "remote.sqlite", token="t0k")
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "t0k")
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", api.base_url)
+    try:
+        executor = CloudflareD1Executor(cloudflare_client("test"), ACCOUNT_ID, DATABASE_ID, "staging-db")
+        (folder / "0002_add_broken.sql").write_text("CREATE TABLE half (a TEXT);\nINSERT INTO nope VALUES (1);\n")
+        with pytest.raises(MigrationError) as failure:
+            MigrationRunner(executor, discover(folder)).apply()
+    finally:
+        api.stop()
+    assert str(failure.value) == (
+        "apply migration '0002_add_broken.sql' failed: no such table: nope: SQLITE_ERROR [code 7500] "
+        "(on D1 'staging-db')\n"
+        "  statement: not named by the D1 API; `python -m infra migrate --stack local` runs the same migration "
+        "on the local database and names it\n"
+        "Nothing of 0002_add_broken.sql was applied or recorded; earlier migrations stay applied. "
+        "Fix the migration and run again."
+    )
+    first = next(r.body["sql"] for r in api.requests if r.body and "CREATE TABLE runs" in r.body["sql"])
+    assert first.endswith(f"INSERT INTO d1_migrations (name) VALUES ('{FIRST}');\n"
+                          f"INSERT INTO {CHECKSUMS_TABLE} (name, sha256) VALUES ('{FIRST}', "
+                          f"'{discover(folder)[0].checksum}');\n")
+    assert api.rows("SELECT name FROM d1_migrations") == [(FIRST,)]
+    assert not api.rows("SELECT name FROM sqlite_master WHERE name = 'half'")
+
+
+# -- indexes behind every filter ---------------------------------------------------------------------------
+
+PAGE = "ORDER BY created_at DESC, id DESC LIMIT 21"
+# Each query as the backend (worker_src/backend/runs.js) and the CLI filters issue it -> the index it needs.
+FILTERS = {
+    "status": (f"SELECT * FROM runs WHERE status = 'failed' {PAGE}", "runs_status_created"),
+    "since/until": (f"SELECT * FROM runs WHERE created_at >= '2026-01-01T00:00:00.000Z' "
+                    f"AND created_at < '2026-01-02T00:00:00.000Z' {PAGE}", "runs_created"),
+    "status with since": (f"SELECT * FROM runs WHERE status = 'failed' AND created_at >= '2026-01-01' {PAGE}",
+                          "runs_status_created"),
+    "request id": (f"SELECT * FROM runs WHERE request_id = 'req-1' {PAGE}", "runs_request_id"),
+    "next page": (f"SELECT * FROM runs WHERE (created_at < '2026-01-02' OR (created_at = '2026-01-02' "
+                  f"AND id < 'r9')) {PAGE}", "runs_created"),
+    "unfiltered": (f"SELECT * FROM runs {PAGE}", "runs_created"),
+    "idempotency key": ("SELECT * FROM runs WHERE idempotency_key = 'key-1'", "runs_idempotency_key"),
+    "provider task id": ("SELECT * FROM runs WHERE provider = 'dashscope' AND provider_task_id = 'task-1'",
+                         "runs_provider_task"),
+    "run by id": ("SELECT * FROM runs WHERE id = 'r1'", "sqlite_autoindex_runs_1"),  # its PRIMARY KEY
+    "events of a run": ("SELECT * FROM run_events WHERE run_id = 'r1' ORDER BY id", "run_events_run"),
+    "assets of runs": ("SELECT * FROM run_assets WHERE run_id IN (SELECT value FROM json_each('[\"r1\"]')) "
+                       "ORDER BY run_id, idx", "sqlite_autoindex_run_assets_2"),  # its PRIMARY KEY (_1: r2_key)
+}
+
+
+def unindexed(sql: str, details: list[str], index: str) -> list[str]:
+    """Plan steps that read a table other than by a SEARCH of `index`, or sort outside an index. Only the
+    unfiltered listing may SCAN, and only along `index` (newest first, bounded by LIMIT)."""
+    reads = ("SEARCH", "SCAN") if " WHERE " not in sql else ("SEARCH",)
+    return [d for d in details if "TEMP B-TREE" in d or (
+        d.startswith(("SCAN", "SEARCH")) and "json_each" not in d
+        and not (d.startswith(reads) and re.search(rf"USING (COVERING )?INDEX {index}\b", d)))]
+
+
+@pytest.mark.parametrize(("sql", "index"), [
+    ("SELECT * FROM runs WHERE model = 'm' ORDER BY created_at DESC, id DESC LIMIT 21", "runs_created"),
+    ("SELECT * FROM runs WHERE provider_task_id = 'task-1'", "runs_provider_task"),  # the index leads with provider
+    ("SELECT * FROM runs WHERE status = 'failed' ORDER BY updated_at", "runs_status_created"),
+])
+def test_the_index_rule_catches_scans_and_sorts(migrated: LocalD1Executor, sql: str, index: str) -> None:
+    details = [row["detail"] for row in migrated.query(f"EXPLAIN QUERY PLAN {sql}")]
+    assert unindexed(sql, details, index), details
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> LocalD1Executor:
+    db = LocalD1Executor(tmp_path_factory.mktemp("indexes"), LOCAL_DATABASE)
+    MigrationRunner(db, discover()).apply()
+    return db
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_every_filter_is_served_by_an_index(migrated: LocalD1Executor, name: str) -> None:
+    sql, index = FILTERS[name]
+    details = [row["detail"] for row in migrated.query(f"EXPLAIN QUERY PLAN {sql}")]
+    assert not unindexed(sql, details, index), f"{name}: {details} does not search {index}"
+
+
+def test_workerds_sqlite_plans_every_filter_on_the_same_indexes(tmp_path: Path, migrated: LocalD1Executor) -> None:
+    """The same check through `wrangler d1 execute --local`, i.e. the SQLite inside workerd that D1 runs on."""
+    config = write_d1_config(tmp_path / "config", MIGRATIONS_DIR)
+    command = ";\n".join(f"EXPLAIN QUERY PLAN {sql}" for sql, _ in FILTERS.values())
+    out = wrangler_d1(config, migrated.persist_to, "execute", "--json", "--command", command)
+    plans = [[row["detail"] for row in result["results"]] for result in json.loads(out.stdout)]
+    for (name, (sql, index)), details in zip(FILTERS.items(), plans, strict=True):
+        assert not unindexed(sql, details, index), f"{name} (workerd): {details} does not search {index}"
