@@ -1,7 +1,7 @@
 """Workflow metadata: the D1 database holding runs, assets and events.
 
-No Cloudflare resource manages a D1 schema; the schema is applied by the project's migration step, which
-the backend Worker must wait for (the seam is `MetadataStore.schema_ready`).
+No Cloudflare resource manages a D1 schema; the schema is applied by the project's migration step
+(`infra.schema`), which the backend Worker must wait for (the seam is `MetadataStore.schema_ready`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from infra.protection import data_options
+from infra.schema import SchemaMigrations, SchemaMigrationsArgs
 from infra.settings import Metadata
 
 
@@ -25,6 +26,7 @@ class MetadataStoreArgs:
 
 class MetadataStore(pulumi.ComponentResource):
     database: cloudflare.D1Database
+    migrations: SchemaMigrations
 
     def __init__(self, name: str, args: MetadataStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("qwen-image:metadata:MetadataStore", name, None, opts)
@@ -35,6 +37,9 @@ class MetadataStore(pulumi.ComponentResource):
             primary_location_hint=args.metadata.location_hint,
             opts=data_options(self, args.protect),
         )
+        self.migrations = SchemaMigrations(f"{name}-migrations", SchemaMigrationsArgs(
+            account_id=args.account_id, database_id=self.database.uuid, database_name=args.database_name,
+        ), opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"database_id": self.database.uuid})
 
     @property
@@ -43,5 +48,5 @@ class MetadataStore(pulumi.ComponentResource):
 
     @property
     def schema_ready(self) -> list[pulumi.Resource]:
-        """What a Worker using this database must depend on: the database now, its migrations later."""
-        return [self.database]
+        """What a Worker using this database must depend on: its migrations (which depend on the database)."""
+        return [self.migrations]
