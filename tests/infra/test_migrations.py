@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra.bindings import MIGRATIONS_DIR
+from infra.cli import main
 from infra.d1 import CloudflareD1Executor, LocalD1Executor, cloudflare_client
 from infra.migrations import (
     CHECKSUMS_TABLE,
@@ -310,3 +311,25 @@ def test_workerds_sqlite_plans_every_filter_on_the_same_indexes(tmp_path: Path, 
     plans = [[row["detail"] for row in result["results"]] for result in json.loads(out.stdout)]
     for (name, (sql, index)), details in zip(FILTERS.items(), plans, strict=True):
         assert not unindexed(sql, details, index), f"{name} (workerd): {details} does not search {index}"
+
+
+def test_migrate_applies_to_a_deployed_stack_found_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    api = FakeD1Api(tmp_path / "remote.sqlite", token="t0k")
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "t0k")
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", api.base_url)
+    try:
+        assert main(["migrate", "--stack", "staging", "--dry-run"]) == 0
+        dry = capsys.readouterr().out
+        assert main(["migrate", "--stack", "staging"]) == 0
+        applied = capsys.readouterr().out
+        assert main(["migrate", "--stack", "staging"]) == 0
+        again = capsys.readouterr().out
+    finally:
+        api.stop()
+    assert "Migrations of D1 'qwen-image-staging-metadata'" in dry and "1 pending; dry run: nothing applied" in dry
+    assert f"applied {FIRST}" in applied
+    assert "D1 'qwen-image-staging-metadata' is up to date: 0 applied now" in again
+    assert api.rows("SELECT name FROM d1_migrations") == [(FIRST,)]
+    lookups = [r for r in api.requests if r.method == "GET"]
+    assert lookups and all(r.query == {"name": ["qwen-image-staging-metadata"]} for r in lookups)
