@@ -73,15 +73,18 @@ class AdminClient:
         self._http.close()
 
     def list_runs(self, filters: RunFilters, action: str) -> dict[str, Any]:
-        return self._get("/api/runs", action, filters.params())
+        return self._call("GET", "/api/runs", action, filters.params())
 
     def get_run(self, run_id: str, action: str) -> dict[str, Any]:
-        return self._get(f"/api/runs/{run_id}", action, {}, missing=f"there is no run '{run_id}' at {self.base_url}")
+        missing = f"there is no run '{run_id}' at {self.base_url}"
+        return self._call("GET", f"/api/runs/{run_id}", action, missing=missing)
 
-    def _get(self, path: str, action: str, params: dict[str, str], missing: str | None = None) -> dict[str, Any]:
+    def _call(self, method: str, path: str, action: str, params: dict[str, str] | None = None,
+              missing: str | None = None) -> dict[str, Any]:
+        """The JSON body of a 2xx answer; anything else becomes one `AdminApiError` line starting `action`."""
         where = self.base_url
         try:
-            response = self._http.get(path, params=params)
+            response = self._http.request(method, path, params=params)
         except httpx.ConnectError:
             raise AdminApiError(f"{action} failed: cannot connect to {where} (connection refused); start the "
                                 "system (`make dev` locally) or pass --base-url") from None
