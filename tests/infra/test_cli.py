@@ -21,7 +21,7 @@ def test_plan_json_lists_every_production_resource_with_protection_and_dependenc
     assert plan["stack"] == "production"
     by_name = {r["name"]: r for r in plan["resources"]}
     assert sorted(r["type"].rsplit(":", 1)[-1] for r in plan["resources"]) == [
-        "D1Database", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket", "R2BucketLifecycle",
+        "D1Database", "Migrations", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket", "R2BucketLifecycle",
         "R2CustomDomain", "WorkersCustomDomain", "WorkersScript", "WorkersScript", "WorkersScriptSubdomain",
         "WorkersScriptSubdomain",
     ]

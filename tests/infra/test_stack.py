@@ -12,12 +12,12 @@ from infra.settings import load_settings
 from .conftest import STACKS
 
 EXPECTED_TYPES = {
-    "local": ["D1Database", "R2Bucket", "R2BucketLifecycle", "WorkersScript", "WorkersScript",
+    "local": ["D1Database", "Migrations", "R2Bucket", "R2BucketLifecycle", "WorkersScript", "WorkersScript",
               "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
-    "staging": ["D1Database", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket",
+    "staging": ["D1Database", "Migrations", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket",
                 "R2BucketLifecycle", "WorkersCustomDomain", "WorkersScript", "WorkersScript",
                 "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
-    "production": ["D1Database", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket",
+    "production": ["D1Database", "Migrations", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket",
                    "R2BucketLifecycle", "R2CustomDomain", "WorkersCustomDomain", "WorkersScript",
                    "WorkersScript", "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
 }
