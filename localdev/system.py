@@ -210,6 +210,10 @@ class LocalSystem:
     def alive(self) -> bool:
         return bool(self._servers) and all(server.alive for server in self._servers)
 
+    def server_pids(self) -> list[int]:
+        """PIDs of the `wrangler dev` processes (benchmarks measure the workerd processes below them)."""
+        return [server.proc.pid for server in self._servers]
+
     def start(self) -> LocalSystem:
         try:
             self._start()
