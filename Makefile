@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: setup dev test lint plan bench clean
+.PHONY: setup dev test lint plan migrate bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -31,6 +31,10 @@ lint: setup
 ## Offline plan of a stack: make plan STACK=production
 plan: setup
 	$(PY) -m infra plan --stack $(or $(STACK),staging)
+
+## Apply pending D1 migrations: make migrate STACK=local (the make dev database) or STACK=staging
+migrate: setup
+	$(PY) -m infra migrate --stack $(or $(STACK),local)
 
 bench: setup
 	$(PY) -m bench
