@@ -70,6 +70,7 @@ class WorkerSpec:
     bindings: tuple[Binding, ...]
     workers_dev: bool
     custom_domain: str | None = None
+    routes: tuple[str, ...] = ()
     queue_consumers: tuple[QueueConsumer, ...] = field(default_factory=tuple)
 
     @property
@@ -164,4 +165,5 @@ def _frontend(settings: StackSettings) -> WorkerSpec:
         ),
         workers_dev=frontend.workers_dev,
         custom_domain=frontend.custom_domain,
+        routes=tuple(frontend.routes),
     )

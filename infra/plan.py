@@ -17,6 +17,7 @@ from pulumi.runtime import mocks
 from pulumi.runtime import settings as runtime_settings
 
 from infra.bindings import Secret
+from infra.errors import InfraError
 
 PROJECT = "qwen-image"
 # Marks the Pulumi wire format uses for secret and unknown values.
@@ -132,6 +133,14 @@ def _reveal(value: Any) -> Any:
     return value
 
 
+class PlanError(InfraError):
+    """The program refused to run (bad settings, missing secrets); `declared` is what it registered first."""
+
+    def __init__(self, message: str, declared: list[PlannedResource]) -> None:
+        super().__init__(message)
+        self.declared = declared
+
+
 PLACEHOLDER_SECRET = "plan-placeholder-secret"
 
 
@@ -150,7 +159,10 @@ def run_plan(stack: str, config: dict[str, str] | None = None, preview: bool = T
     pulumi.runtime.set_mocks(_EchoMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys=list(config))
     run = pulumi.runtime.test(main)
-    run()
+    try:
+        run()
+    except pulumi.RunError as exc:
+        raise PlanError(str(exc), declared=list(monitor.recorded)) from None
     root = runtime_settings.get_root_resource()
     outputs = _resolve(getattr(root, "outputs", {}))
     return Plan(stack=stack, resources=sorted(monitor.recorded, key=lambda r: r.name), outputs=outputs)

@@ -26,6 +26,7 @@ Hostname = Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-
 # A result host is an exact host[:port] or a `*.` suffix pattern (`*.oss-ap-southeast-1.aliyuncs.com`).
 HostPattern = Annotated[str, Field(pattern=r"^(\*\.)?[a-z0-9.-]+(:[0-9]{1,5})?$")]
 HttpUrl = Annotated[str, Field(pattern=r"^https?://[^/\s?#]+$")]
+RoutePattern = Annotated[str, Field(pattern=r"^(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}/\S*$")]
 CloudflareId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 Days = Annotated[int, Field(ge=1, le=36500)]
 
@@ -149,6 +150,8 @@ class Frontend(Strict):
     backend_url: HttpUrl | None = None
     workers_dev: bool
     custom_domain: Hostname | None = None
+    # Zone routes such as `www.example.com/*`, for hostnames that also serve other things.
+    routes: list[RoutePattern] = Field(default_factory=list)
 
 
 class Backend(Strict):
@@ -222,9 +225,10 @@ class StackSettings(Strict):
                               ("public_base_url", self.public_base_url)):
                 if not url.startswith("https://"):
                     raise ValueError(f"{name} must use https outside the local environment")
-        uses_zone = self.media.delivery.custom_domain or self.frontend.custom_domain or self.backend.custom_domain
+        uses_zone = (self.media.delivery.custom_domain or self.frontend.custom_domain or self.backend.custom_domain
+                     or self.frontend.routes)
         if uses_zone and self.cloudflare.zone_id is None and not local:
-            raise ValueError("cloudflare.zone_id is required when a custom_domain is set")
+            raise ValueError("cloudflare.zone_id is required when a custom_domain or route is set")
         return self
 
     @property

@@ -59,6 +59,7 @@ class Worker(pulumi.ComponentResource):
     script: cloudflare.WorkersScript
     subdomain: cloudflare.WorkersScriptSubdomain  # set by expose()
     custom_domain: cloudflare.WorkersCustomDomain | None
+    routes: list[cloudflare.WorkersRoute]
 
     def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("qwen-image:workers:Worker", name, None, opts)
@@ -116,4 +117,14 @@ class Worker(pulumi.ComponentResource):
                 zone_id=args.zone_id,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.script, *(after or [])]),
             )
-        return [r for r in (self.subdomain, self.custom_domain) if r is not None]
+        self.routes = [
+            cloudflare.WorkersRoute(
+                f"{name}-route-{index}",
+                zone_id=args.zone_id,
+                pattern=pattern,
+                script=self.script.script_name,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.script, *(after or [])]),
+            )
+            for index, pattern in enumerate(spec.routes)
+        ]
+        return [r for r in (self.subdomain, self.custom_domain, *self.routes) if r is not None]

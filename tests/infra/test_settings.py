@@ -7,6 +7,7 @@ import pytest
 
 from infra.errors import SettingsError
 from infra.naming import check_names
+from infra.plan import PlanError, placeholder_config, run_plan
 from infra.settings import StackSettings, load_settings
 
 from .conftest import STACKS
@@ -120,7 +121,7 @@ def test_http_result_downloads_are_local_only(write_stack) -> None:
 
 def test_custom_domains_need_a_zone(write_stack) -> None:
     message = _error(write_stack, "production", lambda d: d["cloudflare"].pop("zone_id"))
-    assert "cloudflare.zone_id is required when a custom_domain is set" in message
+    assert "cloudflare.zone_id is required when a custom_domain or route is set" in message
 
 
 def test_file_must_be_for_its_environment(write_stack) -> None:
@@ -158,3 +159,18 @@ def test_overrides_are_validated_like_the_file() -> None:
         settings.with_overrides({"queues.enabled": "yes"})
     with pytest.raises(SettingsError, match=r"unknown field 'queues\.enable'"):
         settings.with_overrides({"queues.enable": True})
+
+
+def test_an_invalid_file_fails_the_program_before_any_resource_is_declared(write_stack) -> None:
+    path = write_stack("staging", lambda d: d["queues"].update(enabled="yes"))
+    with pytest.raises(PlanError) as caught:
+        run_plan("staging", {**placeholder_config(), "qwen-image:settings": str(path)})
+    assert str(caught.value) == (
+        f"load settings 'staging' failed: {path} has 1 problem(s):\n  queues.enabled: Input should be a valid boolean"
+    )
+    assert caught.value.declared == []
+
+
+def test_a_route_must_name_a_host_and_a_path(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["frontend"].update(routes=["example.com"]))
+    assert "  frontend.routes.0: String should match pattern" in message

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from infra.bindings import COMPATIBILITY_DATE
-from infra.plan import PLACEHOLDER_SECRET, SECRET_MASK, placeholder_config, run_plan
+from infra.plan import PLACEHOLDER_SECRET, SECRET_MASK, PlanError, placeholder_config, run_plan
 from infra.settings import REPO_ROOT, load_settings
 
 from .conftest import STACKS
@@ -66,14 +66,13 @@ def test_secret_values_never_reach_the_plan() -> None:
 
 
 def test_missing_secrets_fail_before_any_resource_with_the_command_to_fix() -> None:
-    import pulumi
-
-    with pytest.raises(pulumi.RunError) as caught:
+    with pytest.raises(PlanError) as caught:
         run_plan("production", config={"qwen-image:adminToken": "x"})
     assert str(caught.value) == (
         "read secrets of stack 'production' failed: missing dashscopeApiKey; set them with:\n"
         "  pulumi config set --secret --stack production dashscopeApiKey"
     )
+    assert caught.value.declared == []
 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
@@ -120,3 +119,12 @@ def test_backend_is_public_before_a_frontend_calls_it_by_url(write_stack) -> Non
     plan = run_plan("staging", {**placeholder_config(), "qwen-image:settings": str(write_stack("staging", mutate))})
     assert "backend-workers-dev" in plan.one("WorkersScript", "frontend-script").depends_on
     assert "frontend-script" not in plan.one("WorkersScriptSubdomain", "backend-workers-dev").depends_on
+
+
+def test_routes_send_zone_traffic_to_the_frontend(write_stack) -> None:
+    path = write_stack("staging", lambda d: d["frontend"].update(routes=["www.qwen-image.example.com/*"]))
+    plan = run_plan("staging", {**placeholder_config(), "qwen-image:settings": str(path)})
+    route = plan.one("WorkersRoute")
+    assert route.inputs == {"zoneId": load_settings("staging").cloudflare.zone_id,
+                            "pattern": "www.qwen-image.example.com/*", "script": "qwen-image-staging-frontend"}
+    assert "frontend-script" in route.depends_on
