@@ -28,6 +28,10 @@ export const PROVIDER = "dashscope";
  * @property {string} created_at
  * @property {string} updated_at
  * @property {string | null} completed_at
+ * @property {number} job_seq            the job wake-up this run expects (0002; async only)
+ * @property {number} polls              task queries so far (0002; async only)
+ * @property {string | null} lease_token  message id of the delivery working on the run (0002)
+ * @property {string | null} lease_expires_at
  */
 
 /**
@@ -53,7 +57,10 @@ export const PROVIDER = "dashscope";
  */
 
 /** Columns a transition may set besides status/updated_at; anything else is a programming error. */
-const SETTABLE = ["provider_request_id", "provider_task_id", "error_code", "error_message", "completed_at"];
+const SETTABLE = [
+  "provider_request_id", "provider_task_id", "error_code", "error_message", "completed_at",
+  "job_seq", "polls", "lease_token", "lease_expires_at",
+];
 
 export function now() {
   return new Date().toISOString();
@@ -104,6 +111,13 @@ export async function createRun(db, run) {
  * @property {boolean} [countAttempt]                          attempts = attempts + 1
  * @property {Record<string, unknown>} [detail]                 recorded on the status event
  * @property {string} [at]
+ * @property {Guard} [guard]                                    further conditions besides the status
+ */
+
+/**
+ * An extra condition on a transition (`lease_token = ?`), bound like everything else; it guards the UPDATE
+ * and its event alike, so an event is recorded only for a change that happened.
+ * @typedef {{sql: string, params: (string | number | null)[]}} Guard
  */
 
 /**
@@ -127,13 +141,15 @@ export async function transition(db, id, to, change = {}) {
  */
 export async function completeRun(db, id, assets, change = {}) {
   const at = change.at ?? now();
+  const guard = change.guard ? ` AND (${change.guard.sql})` : "";
   const inserts = assets.map((a) =>
     db
       .prepare(
         `INSERT INTO run_assets (run_id, idx, r2_key, sha256, bytes, content_type, source_host, created_at)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND status = ?)`,
+         SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND status = ?${guard})`,
       )
-      .bind(id, a.idx, a.r2_key, a.sha256, a.bytes, a.content_type, a.source_host, at, id, STATUS.PERSISTING),
+      .bind(id, a.idx, a.r2_key, a.sha256, a.bytes, a.content_type, a.source_host, at, id, STATUS.PERSISTING,
+        ...(change.guard?.params ?? [])),
   );
   const [event, update] = transitionStatements(db, id, STATUS.SUCCEEDED, { ...change, at });
   const results = await db.batch([...inserts, event, update]);
@@ -144,24 +160,27 @@ export async function completeRun(db, id, assets, change = {}) {
 function transitionStatements(db, id, to, change) {
   const at = change.at ?? now();
   const from = predecessors(to);
+  /** @type {Record<string, string | number | null>} */
   const set = { ...change.set };
-  if (TERMINAL.includes(to)) set.completed_at = at;
+  if (TERMINAL.includes(to)) Object.assign(set, { completed_at: at, lease_token: null, lease_expires_at: null });
   if (to === STATUS.QUEUED) set.completed_at = null;
   for (const column of Object.keys(set)) {
     if (!SETTABLE.includes(column)) throw new Error(`transition cannot set column '${column}'`);
   }
   const assignments = ["status = ?", "updated_at = ?", ...Object.keys(set).map((c) => `${c} = ?`)];
   if (change.countAttempt) assignments.push("attempts = attempts + 1");
-  const inFrom = from.map(() => "?").join(", ");
+  const guard = change.guard ? ` AND (${change.guard.sql})` : "";
+  const guardParams = change.guard?.params ?? [];
+  const where = `id = ? AND status IN (${from.map(() => "?").join(", ")})${guard}`;
   const event = db
     .prepare(
       `INSERT INTO run_events (run_id, at, type, from_status, to_status, detail)
-       SELECT id, ?, 'status', status, ?, ? FROM runs WHERE id = ? AND status IN (${inFrom})`,
+       SELECT id, ?, 'status', status, ?, ? FROM runs WHERE ${where}`,
     )
-    .bind(at, to, change.detail ? JSON.stringify(change.detail) : null, id, ...from);
+    .bind(at, to, change.detail ? JSON.stringify(change.detail) : null, id, ...from, ...guardParams);
   const update = db
-    .prepare(`UPDATE runs SET ${assignments.join(", ")} WHERE id = ? AND status IN (${inFrom})`)
-    .bind(to, at, ...Object.values(set), id, ...from);
+    .prepare(`UPDATE runs SET ${assignments.join(", ")} WHERE ${where}`)
+    .bind(to, at, ...Object.values(set), id, ...from, ...guardParams);
   return [event, update];
 }
 
