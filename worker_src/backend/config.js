@@ -25,6 +25,12 @@
  * @property {string} DASHSCOPE_API_KEY
  * @property {string} [MEDIA_SIGNING_KEY]
  * @property {string} ADMIN_TOKEN
+ * @property {string} [JOBS_QUEUE]                    async only, like the five below
+ * @property {string} [DEAD_LETTER_QUEUE]
+ * @property {string} [JOBS_MAX_RETRIES]
+ * @property {string} [POLL_INITIAL_DELAY_SECONDS]
+ * @property {string} [POLL_MAX_DELAY_SECONDS]
+ * @property {string} [POLL_MAX_POLLS]
  */
 
 /**
@@ -45,6 +51,18 @@
  * @property {number} maxImageBytes
  * @property {string} signingKey         empty unless delivery is signed
  * @property {string} adminToken
+ * @property {Jobs} jobs
+ */
+
+/**
+ * Queue processing (`queues.*` of the stack), meaningful when `asyncEnabled`.
+ * @typedef {object} Jobs
+ * @property {string} queue               the jobs queue's name (`batch.queue` of its deliveries)
+ * @property {string} deadLetterQueue
+ * @property {number} maxAttempts         deliveries of one message before the dead-letter queue: max_retries + 1
+ * @property {number} initialDelaySeconds first poll delay, and the base of the retry backoff
+ * @property {number} maxDelaySeconds     the cap of both
+ * @property {number} maxPolls            task queries before a run fails with `task_timeout`
  */
 
 const DELIVERY = ["worker", "signed", "custom-domain"];
@@ -73,6 +91,14 @@ export function readConfig(env) {
     maxImageBytes: positive(env.MAX_IMAGE_BYTES, 20000000),
     signingKey: env.MEDIA_SIGNING_KEY || "",
     adminToken: env.ADMIN_TOKEN || "",
+    jobs: {
+      queue: env.JOBS_QUEUE || "",
+      deadLetterQueue: env.DEAD_LETTER_QUEUE || "",
+      maxAttempts: wholeNumber(env.JOBS_MAX_RETRIES, 3) + 1,
+      initialDelaySeconds: positive(env.POLL_INITIAL_DELAY_SECONDS, 3),
+      maxDelaySeconds: positive(env.POLL_MAX_DELAY_SECONDS, 30),
+      maxPolls: positive(env.POLL_MAX_POLLS, 40),
+    },
   };
 }
 
@@ -85,4 +111,10 @@ function trimSlash(value) {
 function positive(value, fallback) {
   const n = Number(value);
   return Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+/** @param {string | undefined} value @param {number} fallback */
+function wholeNumber(value, fallback) {
+  const n = Number(value);
+  return value !== undefined && value !== "" && Number.isInteger(n) && n >= 0 ? n : fallback;
 }

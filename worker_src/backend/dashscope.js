@@ -85,6 +85,68 @@ export async function generateSync(cfg, params) {
 }
 
 /**
+ * The async submit body: a plain `input.prompt`; `negative_prompt` in `parameters`, as the Qwen docs put it.
+ * @param {string} model @param {import("./validate.js").GenerateParams} params
+ */
+export function asyncRequestBody(model, params) {
+  const { input, parameters } = syncRequestBody(model, params);
+  return { model, input: { prompt: input.messages[0].content[0].text }, parameters };
+}
+
+/**
+ * Submit an async task (`X-DashScope-Async: enable`); resolves with its task id.
+ * @param {import("./config.js").Config} cfg @param {import("./validate.js").GenerateParams} params
+ * @returns {Promise<{taskId: string, requestId: string | null}>}
+ */
+export async function submitTask(cfg, params) {
+  const body = await callProvider(
+    cfg,
+    PROVIDER_PATHS.asyncSubmit,
+    { method: "POST", body: JSON.stringify(asyncRequestBody(cfg.model, params)) },
+    { "X-DashScope-Async": "enable" },
+  );
+  const requestId = typeof body.request_id === "string" ? body.request_id : null;
+  const taskId = body.output?.task_id;
+  if (typeof taskId !== "string" || taskId === "") {
+    throw new UpstreamError({
+      kind: "bad_response",
+      status: 200,
+      code: "bad_upstream_response",
+      message: "the provider accepted the task without a task id",
+      requestId,
+    });
+  }
+  return { taskId, requestId };
+}
+
+/**
+ * @typedef {object} TaskState
+ * @property {string} status        PENDING | RUNNING | SUCCEEDED | FAILED | CANCELED | UNKNOWN (| SUSPENDED)
+ * @property {string | null} requestId
+ * @property {string[]} urls        result URLs of a SUCCEEDED task
+ * @property {string | null} code   the provider's code of a FAILED task
+ * @property {string | null} message
+ */
+
+/**
+ * Query a task once.
+ * @param {import("./config.js").Config} cfg @param {string} taskId
+ * @returns {Promise<TaskState>}
+ */
+export async function queryTask(cfg, taskId) {
+  const body = await callProvider(cfg, PROVIDER_PATHS.task + encodeURIComponent(taskId), { method: "GET" });
+  const output = body.output ?? {};
+  const results = Array.isArray(output.results) ? output.results : [];
+  return {
+    status: typeof output.task_status === "string" ? output.task_status : "UNKNOWN",
+    requestId: typeof body.request_id === "string" ? body.request_id : null,
+    urls: results.map((r) => r?.url).filter((url) => typeof url === "string" && url !== ""),
+    code: typeof output.code === "string" ? output.code : null,
+    message: typeof output.message === "string" ? output.message.slice(0, 500) : null,
+  };
+}
+
+/**
  * One JSON call to the provider within `UPSTREAM_TIMEOUT_MS` (the body read included).
  * @param {import("./config.js").Config} cfg @param {string} path @param {RequestInit} init
  * @param {Record<string, string>} [headers]

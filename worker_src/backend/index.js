@@ -7,7 +7,8 @@
 
 import { readConfig } from "./config.js";
 import { HttpError, errorResponse, methodNotAllowed, notFound, requestIdOf, withHeader } from "./http.js";
-import { generate, health, listRunsRoute, media, showRun } from "./routes.js";
+import { consume } from "./queue.js";
+import { generate, health, listRunsRoute, media, opsSummaryRoute, retryRun, showRun } from "./routes.js";
 
 /** @typedef {(c: import("./routes.js").Context) => Promise<Response>} Handler */
 
@@ -17,6 +18,8 @@ const ROUTES = [
   { path: /^\/api\/generate$/, methods: { POST: generate } },
   { path: /^\/api\/runs$/, methods: { GET: listRunsRoute } },
   { path: /^\/api\/runs\/([^/]+)$/, methods: { GET: showRun } },
+  { path: /^\/api\/runs\/([^/]+)\/retry$/, methods: { POST: retryRun } },
+  { path: /^\/api\/ops\/summary$/, methods: { GET: opsSummaryRoute } },
   { path: /^\/api\/media\/(.+)$/, methods: { GET: media, HEAD: media } },
 ];
 
@@ -50,6 +53,14 @@ export default {
       }),
     );
     return response;
+  },
+
+  /**
+   * Both queues (jobs and dead letters) when async processing is on; see queue.js.
+   * @param {MessageBatch<unknown>} batch @param {import("./config.js").Env} env
+   */
+  async queue(batch, env) {
+    await consume(batch, env);
   },
 };
 

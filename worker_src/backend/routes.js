@@ -3,13 +3,15 @@
 
 import { requireAdmin } from "./auth.js";
 import { UpstreamError } from "./dashscope.js";
-import { HttpError, json, notFound } from "./http.js";
+import { HttpError, invalid, json, notFound } from "./http.js";
+import { sendJob } from "./jobs.js";
 import { serveMedia } from "./media.js";
+import { opsSummary, parseWindow } from "./ops.js";
 import { presentEvent, presentRun } from "./present.js";
-import { getAssets, getEvents, getRun, listRuns } from "./runs.js";
+import { addEvent, getAssets, getEvents, getRun, listRuns, transition } from "./runs.js";
 import { STATUS } from "./state.js";
 import { encodeCursor, idempotencyKeyOf, readGenerateRequest, validateListQuery } from "./validate.js";
-import { executeSync, openRun } from "./workflow.js";
+import { executeSync, failRun, openRun } from "./workflow.js";
 
 /** Used when the provider throttles without saying for how long (its limits reset within about a minute). */
 const DEFAULT_RETRY_AFTER_SECONDS = 60;
@@ -30,16 +32,13 @@ export async function health(c) {
   return json({ ok: true, environment: c.cfg.environment });
 }
 
+/** Statuses an operator may re-drive (`POST /api/runs/<id>/retry`). */
+const REDRIVABLE = [STATUS.FAILED, STATUS.DEAD_LETTERED];
+
 /** @param {Context} c */
 export async function generate(c) {
-  const idempotencyKey = idempotencyKeyOf(c.request);
-  const params = await readGenerateRequest(c.request);
-  const { run, replayed } = await openRun(c.env.DB, c.cfg, {
-    requestId: c.requestId,
-    idempotencyKey,
-    params,
-    status: STATUS.RUNNING,
-  });
+  if (c.cfg.asyncEnabled) return generateAsync(c);
+  const { run, replayed, params } = await openRequest(c, STATUS.RUNNING);
   if (replayed) return json({ run: await runBody(c, run.id) }, 200);
   // Finish the run even if the client goes away mid-request: it must not stay `running`.
   const work = executeSync(c.env, c.cfg, run, params);
@@ -47,6 +46,100 @@ export async function generate(c) {
   const error = await work;
   if (error) throw failure(error, run.id);
   return json({ run: await runBody(c, run.id) }, 201, { Location: `/api/runs/${run.id}` });
+}
+
+/**
+ * Validate a generate request and open its run in `status` (or find the one its idempotency key names).
+ * @param {Context} c @param {string} status
+ */
+async function openRequest(c, status) {
+  const idempotencyKey = idempotencyKeyOf(c.request);
+  const params = await readGenerateRequest(c.request);
+  const opened = await openRun(c.env.DB, c.cfg, { requestId: c.requestId, idempotencyKey, params, status });
+  return { ...opened, params };
+}
+
+/**
+ * Async mode: record the run `queued`, send its job, answer 202 at once. A replay of a run that is still
+ * `queued` sends its job again (producers are at-least-once; the consumer drops what is not needed), so a
+ * job lost between the D1 insert and the send is recovered by the client's retry.
+ * @param {Context} c
+ */
+async function generateAsync(c) {
+  const { run, replayed } = await openRequest(c, STATUS.QUEUED);
+  if (replayed) {
+    if (run.status === STATUS.QUEUED) {
+      await sendJob(c.env, run.id, run.job_seq);
+      await addEvent(c.env.DB, run.id, "job_sent", { seq: run.job_seq, reason: "replay", request_id: c.requestId });
+    }
+    return json({ run: await runBody(c, run.id) }, 200);
+  }
+  await enqueue(c, run.id, run.job_seq, "created");
+  return json({ run: await runBody(c, run.id) }, 202, { Location: `/api/runs/${run.id}` });
+}
+
+/**
+ * Send a queued run's job; if the queue refuses it the run fails (`queue_unavailable`) instead of waiting
+ * for a message that will never come.
+ * @param {Context} c @param {string} runId @param {number} seq @param {string} reason
+ */
+async function enqueue(c, runId, seq, reason) {
+  try {
+    await sendJob(c.env, runId, seq);
+  } catch (err) {
+    console.error(JSON.stringify({ request_id: c.requestId, run_id: runId, error: `send job failed: ${err}` }));
+    const error = { code: "queue_unavailable", message: "the job could not be queued" };
+    await failRun(c.env.DB, runId, error, { stage: "enqueue" });
+    throw new HttpError(503, "queue_unavailable", "the job could not be queued; try again", { extra: { run_id: runId } });
+  }
+  await addEvent(c.env.DB, runId, "job_sent", { seq, reason, request_id: c.requestId });
+}
+
+/**
+ * `POST /api/runs/<id>/retry` (admin): re-drive a `failed` or `dead_lettered` run from the start (a new
+ * upstream task); anything else is a 409. The transition is conditional on the run's wake-up number, so two
+ * concurrent re-drives move it once.
+ * @param {Context} c
+ */
+export async function retryRun(c) {
+  await requireAdmin(c.request, c.cfg);
+  const [id] = c.params;
+  if (!RUN_ID.test(id)) throw notFound("run");
+  const run = await getRun(c.env.DB, id);
+  if (!run) throw notFound("run");
+  if (!c.cfg.asyncEnabled) {
+    throw new HttpError(409, "async_disabled", "re-driving a run needs async processing (queues.enabled) on this stack", {
+      extra: { run_id: id, status: run.status },
+    });
+  }
+  const refuse = (/** @type {string} */ status) =>
+    new HttpError(409, "not_retryable", `run is '${status}': only failed or dead_lettered runs can be re-driven`, {
+      extra: { run_id: id, status },
+    });
+  if (!REDRIVABLE.includes(run.status)) throw refuse(run.status);
+  const seq = run.job_seq + 1;
+  const moved = await transition(c.env.DB, id, STATUS.QUEUED, {
+    set: { job_seq: seq, polls: 0, error_code: null, error_message: null, provider_task_id: null, provider_request_id: null },
+    guard: { sql: "job_seq = ?", params: [run.job_seq] },
+    detail: {
+      redrive: true,
+      request_id: c.requestId,
+      previous: { status: run.status, error_code: run.error_code, task_id: run.provider_task_id },
+    },
+  });
+  if (!moved) throw refuse((await getRun(c.env.DB, id))?.status ?? run.status); // another re-drive won
+  await enqueue(c, id, seq, "redrive");
+  return json({ run: await runBody(c, id) }, 202, { Location: `/api/runs/${id}` });
+}
+
+/** @param {Context} c */
+export async function opsSummaryRoute(c) {
+  await requireAdmin(c.request, c.cfg);
+  const query = new URL(c.request.url).searchParams;
+  for (const name of query.keys()) {
+    if (name !== "window") throw invalid(name, "is not a known parameter (expected window)");
+  }
+  return json(await opsSummary(c.env.DB, parseWindow(query.get("window"))));
 }
 
 /**

@@ -119,41 +119,50 @@ async function callAndStore(env, cfg, run, params) {
 
 /**
  * Stream the provider's results of a `persisting` run into R2 and complete it; nothing stays in R2 unless
- * the run ends `succeeded` with those assets recorded.
+ * the run ends `succeeded` with those assets recorded. Keys are a function of (run, index), so a second
+ * delivery writing the same run overwrites, never adds, and must not delete what a completed run recorded.
  * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg
  * @param {import("./runs.js").RunRow} run @param {string[]} urls
+ * @param {import("./runs.js").Guard} [guard]   e.g. the queue consumer's lease
  * @returns {Promise<StepError | null>}
  */
-export async function storeResults(env, cfg, run, urls) {
+export async function storeResults(env, cfg, run, urls, guard) {
   const started = Date.now();
   let assets;
   try {
     assets = await persistResults(env.MEDIA, cfg, { runId: run.id, createdAt: run.created_at, urls });
   } catch (err) {
     if (!(err instanceof ResultError)) throw err;
-    await failRun(env.DB, run.id, err, { stage: "download", duration_ms: Date.now() - started });
+    await failRun(env.DB, run.id, err, { stage: "download", duration_ms: Date.now() - started }, false, guard);
     return err;
   }
   const keys = assets.map((a) => a.r2_key);
   let completed = false;
   try {
     completed = await completeRun(env.DB, run.id, assets, {
+      guard,
       detail: { images: assets.length, bytes: assets.reduce((n, a) => n + a.bytes, 0), duration_ms: Date.now() - started },
     });
   } finally {
-    if (!completed) await deleteObjects(env.MEDIA, keys);
+    if (!completed && !(await succeeded(env.DB, run.id))) await deleteObjects(env.MEDIA, keys);
   }
   return null;
+}
+
+/** @param {D1Database} db @param {string} id */
+async function succeeded(db, id) {
+  return getRun(db, id).then((row) => row?.status === STATUS.SUCCEEDED, () => false);
 }
 
 /**
  * End a run `failed` with the provider's (or the download's) code and message.
  * @param {D1Database} db @param {string} id @param {{code: string, message: string}} err
  * @param {Record<string, unknown>} detail @param {boolean} [countAttempt]
+ * @param {import("./runs.js").Guard} [guard]
  */
-export async function failRun(db, id, err, detail, countAttempt = false) {
+export async function failRun(db, id, err, detail, countAttempt = false, guard = undefined) {
   /** @type {Record<string, string | null>} */
   const set = { error_code: err.code, error_message: err.message };
   if (err instanceof UpstreamError && err.requestId) set.provider_request_id = err.requestId;
-  return transition(db, id, STATUS.FAILED, { set, countAttempt, detail: { ...detail, code: err.code } });
+  return transition(db, id, STATUS.FAILED, { set, countAttempt, guard, detail: { ...detail, code: err.code } });
 }
