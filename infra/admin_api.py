@@ -58,7 +58,7 @@ class RunFilters:
 
 
 class AdminClient:
-    """`GET /api/runs` and `GET /api/runs/<id>` (more admin routes join here, e.g. `POST .../retry`)."""
+    """`GET /api/runs`, `GET /api/runs/<id>` and `POST /api/runs/<id>/retry`."""
 
     def __init__(self, base_url: str, token: str, transport: httpx.BaseTransport | None = None,
                  timeout: float = 15.0) -> None:
@@ -78,6 +78,11 @@ class AdminClient:
     def get_run(self, run_id: str, action: str) -> dict[str, Any]:
         missing = f"there is no run '{run_id}' at {self.base_url}"
         return self._call("GET", f"/api/runs/{run_id}", action, missing=missing)
+
+    def retry_run(self, run_id: str, action: str) -> dict[str, Any]:
+        """Re-drive a failed or dead-lettered run; the API answers 409 for any other status."""
+        missing = f"there is no run '{run_id}' at {self.base_url}"
+        return self._call("POST", f"/api/runs/{run_id}/retry", action, missing=missing)
 
     def _call(self, method: str, path: str, action: str, params: dict[str, str] | None = None,
               missing: str | None = None) -> dict[str, Any]:

@@ -108,6 +108,18 @@ def _runs_show(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _runs_retry(args: argparse.Namespace, console: Console) -> int:
+    action = f"retry run '{args.run_id}'"
+    body = _admin(args, action).retry_run(args.run_id, action)
+    if args.json:
+        print(json.dumps(body, indent=2))
+    else:
+        run = body["run"]
+        console.print(f"run {run['id']} re-driven: now {run['status']}; follow it with "
+                      f"`python -m infra runs show --stack {args.stack} {run['id']}`")
+    return 0
+
+
 def _time(value: str) -> str:
     try:
         return parse_time(value)
@@ -145,6 +157,10 @@ def _add_runs(commands: argparse._SubParsersAction, stacks: list[str]) -> None:
     show = admin_command("show", "one run with its images and events")
     show.add_argument("run_id")
     show.set_defaults(run=_runs_show)
+
+    retry = admin_command("retry", "re-drive a failed or dead-lettered run (async stacks)")
+    retry.add_argument("run_id")
+    retry.set_defaults(run=_runs_retry)
 
 
 def build_parser() -> argparse.ArgumentParser:
