@@ -1,6 +1,10 @@
 // @ts-check
-/** Frontend Worker entry: the page at `/`, its script at `/app.js`, and `/api/*` proxied to the backend. */
+/**
+ * Frontend Worker entry: the page at `/` (script `/app.js`), the operations page at `/ops` (script
+ * `/ops.js`), and `/api/*` proxied to the backend.
+ */
 
+import { OPS_HTML, OPS_JS } from "./ops_page.js";
 import { APP_JS, PAGE_HTML } from "./page.js";
 import { proxy } from "./proxy.js";
 
@@ -17,6 +21,8 @@ const PAGE_HEADERS = {
 const ASSETS = {
   "/": { body: PAGE_HTML, type: "text/html; charset=utf-8" },
   "/app.js": { body: APP_JS, type: "text/javascript; charset=utf-8" },
+  "/ops": { body: OPS_HTML, type: "text/html; charset=utf-8" },
+  "/ops.js": { body: OPS_JS, type: "text/javascript; charset=utf-8" },
 };
 
 export default {

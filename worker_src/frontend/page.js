@@ -85,6 +85,19 @@ function show(run) {
     "run " + run.id + " · " + image.content_type + " · " + image.bytes + " bytes · sha256 " + image.sha256;
 }
 
+const FINISHED = ["succeeded", "failed", "dead_lettered"];
+
+// Async stacks answer 202 with a queued run: follow it until it finishes.
+async function follow(run) {
+  while (!FINISHED.includes(run.status)) {
+    setStatus("Run " + run.status + "…");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const res = await fetch("/api/runs/" + encodeURIComponent(run.id));
+    if (res.ok) run = (await res.json()).run;
+  }
+  return run;
+}
+
 async function loadRecent() {
   const list = $("recent");
   const runs = await Promise.all(recentIds().map(async (id) => {
@@ -131,8 +144,10 @@ $("generate").addEventListener("submit", async (event) => {
       return;
     }
     remember(data.run.id);
-    show(data.run);
-    setStatus("Done.");
+    const run = res.status === 202 ? await follow(data.run) : data.run;
+    show(run);
+    if (run.status === "succeeded") setStatus("Done.");
+    else setStatus("Run " + run.status + (run.error ? ": " + run.error.code + ": " + run.error.message : ""), true);
   } catch (err) {
     setStatus("Request failed: " + err.message, true);
   } finally {
