@@ -6,6 +6,9 @@ systems are session-scoped and the stand-in is reset before every test instead.
   worker), with short timeouts and a small image limit so failure tests run fast.
 - `signed_system`: media delivery `signed`.
 - `url_system`: the frontend reaching a separately served backend by URL.
+- `async_system`: `queues.enabled` on (real local Queues with retries and the dead-letter queue), short
+  poll delays and `max_retries: 2` (3 deliveries), so the async suite runs in seconds per test.
+- `ops_system`: async too, with a database of its own, so the ops summary can be checked number by number.
 """
 
 from __future__ import annotations
@@ -30,6 +33,17 @@ FAST_FAILURES = {
     "upstream.max_image_bytes": MAX_IMAGE_BYTES,
 }
 SIGNED_TTL_SECONDS = 600
+JOBS_MAX_RETRIES = 2
+ASYNC = {
+    **FAST_FAILURES,
+    "queues.enabled": True,
+    "queues.jobs.max_retries": JOBS_MAX_RETRIES,
+    "queues.jobs.max_batch_timeout_seconds": 0,
+    "queues.dead_letter.max_batch_timeout_seconds": 0,
+    "queues.polling.initial_delay_seconds": 1,
+    "queues.polling.max_delay_seconds": 2,
+    "queues.polling.max_polls": 8,
+}
 
 
 def _start(tmp: Path, **kwargs: Any) -> LocalSystem:
@@ -76,6 +90,20 @@ def url_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def async_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    running = _start(tmp_path_factory.mktemp("async"), overrides=ASYNC)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def ops_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    running = _start(tmp_path_factory.mktemp("ops"), overrides=ASYNC)
+    yield running
+    running.stop()
+
+
 def _control(system: LocalSystem) -> Iterator[StandInControl]:
     if system.standin is None:
         raise RuntimeError("this system runs without the stand-in")
@@ -92,20 +120,46 @@ def standin(system: LocalSystem) -> Iterator[StandInControl]:
     yield from _control(system)
 
 
+def client(system: LocalSystem, *, admin: bool = False) -> httpx.Client:
+    """A client of the public entry point (the frontend), as a browser or script would call it."""
+    headers = {"Authorization": f"Bearer {system.admin_token}"} if admin else {}
+    return httpx.Client(base_url=system.url, timeout=30, headers=headers)
+
+
 @pytest.fixture
 def api(system: LocalSystem) -> Iterator[httpx.Client]:
-    """A client of the public entry point (the frontend), as a browser or script would call it."""
-    with httpx.Client(base_url=system.url, timeout=30) as client:
-        yield client
+    with client(system) as api:
+        yield api
 
 
 @pytest.fixture
 def admin(system: LocalSystem) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {system.admin_token}"}
-    with httpx.Client(base_url=system.url, timeout=30, headers=headers) as client:
-        yield client
+    with client(system, admin=True) as api:
+        yield api
 
 
 @pytest.fixture
 def state(system: LocalSystem) -> LocalState:
     return LocalState(system)
+
+
+@pytest.fixture
+def async_standin(async_system: LocalSystem) -> Iterator[StandInControl]:
+    yield from _control(async_system)
+
+
+@pytest.fixture
+def async_api(async_system: LocalSystem) -> Iterator[httpx.Client]:
+    with client(async_system) as api:
+        yield api
+
+
+@pytest.fixture
+def async_admin(async_system: LocalSystem) -> Iterator[httpx.Client]:
+    with client(async_system, admin=True) as api:
+        yield api
+
+
+@pytest.fixture
+def async_state(async_system: LocalSystem) -> LocalState:
+    return LocalState(async_system)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -68,6 +69,16 @@ class StandInControl:
     def expire_urls(self) -> int:
         return int(self._post("expire-urls")["expired"])
 
+    def tasks(self, **script: Any) -> None:
+        """Script the next async tasks (`polls_pending`, `polls_running`, `outcome`, `code`, `message`, `count`)."""
+        self._post("tasks", **script)
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        """The stand-in's record of one async task (what was submitted, how often it was polled)."""
+        response = self._client.get(f"/_standin/tasks/{task_id}")
+        response.raise_for_status()
+        return response.json()
+
     def calls(self, endpoint: str | None = None) -> list[dict[str, Any]]:
         calls = self._client.get("/_standin/calls").json()["calls"]
         return [c for c in calls if endpoint is None or c["endpoint"] == endpoint]
@@ -89,6 +100,12 @@ class StandInControl:
 
     def close(self) -> None:
         self._client.close()
+
+    def __enter__(self) -> StandInControl:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)
@@ -212,3 +229,30 @@ def assert_failed_cleanly(
     assert not [o for o in state.objects() if run["id"] in o.key]
     assert not [key for key, status in state.multipart_uploads() if run["id"] in key and status == "open"]
     return run
+
+
+FINISHED = ("succeeded", "failed", "dead_lettered")
+
+
+def wait_for_run(api: httpx.Client, run_id: str, statuses: tuple[str, ...] = FINISHED,
+                 timeout: float = 45.0) -> dict[str, Any]:
+    """`{"run", "events"}` once the run is in one of `statuses`; fails with the last body after `timeout`."""
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = api.get(f"/api/runs/{run_id}")
+        response.raise_for_status()
+        body = response.json()
+        if body["run"]["status"] in statuses:
+            return body
+        time.sleep(0.25)
+    raise AssertionError(f"run {run_id} not in {statuses} after {timeout:.0f}s: {json.dumps(body)}")
+
+
+def events_of(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The events of one type, oldest first (`status` events are the transitions)."""
+    return [e for e in body["events"] if e["type"] == kind]
+
+
+def transitions(body: dict[str, Any]) -> list[tuple[str | None, str]]:
+    return [(e["from"], e["to"]) for e in events_of(body, "status")]
