@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup dev test lint plan migrate bench clean
 
@@ -22,8 +23,15 @@ dev: setup
 	$(PY) -m localdev
 
 ## Lint and run every test.
-test: setup lint
+test: setup lint $(CHROMIUM)
 	$(VENV)/bin/pytest
+
+# --- Headless Chromium for the /ops page test (tests/e2e/test_ops.py), added with the async issue ---------------
+# Debian's package, installed only when missing (as root, or with sudo when there is one).
+$(CHROMIUM):
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium
+# ------------------------------------------------------------------------------------------------------------------
 
 lint: setup
 	$(VENV)/bin/ruff check .

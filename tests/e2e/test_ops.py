@@ -1,0 +1,153 @@
+"""The operational view: `GET /api/ops/summary` (admin) against a system whose every run the test made — one
+failed, one dead-lettered, three succeeded, one still running — and the `/ops` page in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.settings import REPO_ROOT
+from localdev.system import LocalSystem
+from tests.e2e.conftest import ASYNC, JOBS_MAX_RETRIES, client
+from tests.e2e.support import LocalState, StandInControl, error_of, wait_for_run
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_SCRIPT = Path(__file__).parent / "browser" / "ops_page.mjs"
+PLAYWRIGHT = REPO_ROOT / "node_modules" / "playwright-core"
+
+
+@dataclass(frozen=True)
+class Made:
+    """The runs this module created on `ops_system`, by what happened to them."""
+
+    failed: str
+    dead_lettered: str
+    succeeded: list[str]
+    running: str
+
+
+@pytest.fixture(scope="module")
+def ops_admin(ops_system: LocalSystem) -> Iterator[httpx.Client]:
+    with client(ops_system, admin=True) as admin:
+        yield admin
+
+
+@pytest.fixture(scope="module")
+def made(ops_system: LocalSystem) -> Made:
+    assert ops_system.standin is not None
+    control = StandInControl(ops_system.standin.base_url, ops_system.standin.api_key)
+    with control, client(ops_system) as api:
+        def create(prompt: str) -> str:
+            response = api.post("/api/generate", json={"prompt": prompt})
+            assert response.status_code == 202, response.text
+            return response.json()["run"]["id"]
+
+        # One at a time where the stand-in is told to fail: its faults apply to the next calls, whoever makes them.
+        control.fault(status=400, code="InvalidParameter", message="bad size", endpoint="async-submit")
+        failed = create("fails at once")
+        assert wait_for_run(api, failed)["run"]["status"] == "failed"
+        control.fault(status=500, code="InternalError", message="down", endpoint="async-submit",
+                      count=JOBS_MAX_RETRIES + 1)
+        dead = create("never gets through")
+        assert wait_for_run(api, dead)["run"]["status"] == "dead_lettered"
+        succeeded = [create(f"fine {i}") for i in range(3)]
+        for run_id in succeeded:
+            assert wait_for_run(api, run_id)["run"]["status"] == "succeeded"
+        control.tasks(polls_pending=0, polls_running=1000, count=1)
+        running = create("takes forever")
+        assert wait_for_run(api, running, statuses=("running",))["run"]["status"] == "running"
+    return Made(failed, dead, succeeded, running)
+
+
+def _ms(start: str, end: str) -> int:
+    parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
+    return round((parse(end) - parse(start)).total_seconds() * 1000)
+
+
+def test_summary_numbers_match_the_runs_created(ops_system: LocalSystem, ops_admin: httpx.Client,
+                                                 made: Made) -> None:
+    response = ops_admin.get("/api/ops/summary", params={"window": "1h"})
+    assert response.status_code == 200, response.text
+    summary = response.json()
+    assert summary["counts"] == {"queued": 0, "submitted": 0, "running": 1, "persisting": 0, "succeeded": 3,
+                                 "failed": 1, "dead_lettered": 1}
+    assert (summary["total"], summary["dead_lettered"]) == (6, 1)
+    assert summary["window"]["text"] == "1h" and summary["window"]["seconds"] == 3600
+
+    state = LocalState(ops_system)
+    in_d1 = {r["status"]: r["n"] for r in state.query("SELECT status, COUNT(*) AS n FROM runs GROUP BY status")}
+    assert {k: v for k, v in summary["counts"].items() if v} == in_d1
+
+    oldest = summary["oldest_active"]
+    [running] = state.query("SELECT created_at FROM runs WHERE id = ?", made.running)
+    assert (oldest["run_id"], oldest["status"], oldest["created_at"]) == (made.running, "running",
+                                                                          running["created_at"])
+    assert 0 <= oldest["age_seconds"] < 120
+
+    rows = state.query("SELECT created_at, completed_at FROM runs WHERE status = 'succeeded'")
+    durations = sorted(_ms(r["created_at"], r["completed_at"]) for r in rows)
+    nearest_rank = lambda q: durations[math.ceil(q * len(durations)) - 1]  # noqa: E731
+    latency = summary["latency_ms"]
+    assert latency["succeeded"] == 3
+    assert abs(latency["p50"] - nearest_rank(0.5)) <= 1 and abs(latency["p95"] - nearest_rank(0.95)) <= 1
+    assert 0 < latency["p50"] <= latency["p95"]
+
+    assert [(f["run_id"], f["status"], f["error"]["code"]) for f in summary["latest_failures"]] == [
+        (made.dead_lettered, "dead_lettered", "InternalError"), (made.failed, "failed", "InvalidParameter")]
+
+
+def test_summary_needs_the_admin_token_and_a_sane_window(ops_system: LocalSystem, ops_admin: httpx.Client) -> None:
+    with client(ops_system) as anonymous:
+        assert anonymous.get("/api/ops/summary").status_code == 401
+    for params, field in (({"window": "yesterday"}, "window"), ({"window": "31d"}, "window"),
+                          ({"status": "failed"}, "status")):
+        response = ops_admin.get("/api/ops/summary", params=params)
+        assert response.status_code == 400
+        assert error_of(response)["field"] == field
+    assert ops_admin.get("/api/ops/summary").json()["window"]["text"] == "24h"
+
+
+def test_ops_page_in_headless_chromium(ops_system: LocalSystem, made: Made, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the /ops page test needs Debian's chromium "
+                    "(`apt-get install -y chromium`; `make test` installs it)")
+    if not PLAYWRIGHT.exists() or shutil.which("node") is None:
+        pytest.fail("node and node_modules/playwright-core are needed: run `make setup`")
+    screenshot = tmp_path / "ops.png"
+    done = subprocess.run(
+        ["node", str(BROWSER_SCRIPT), ops_system.url, ops_system.admin_token, str(screenshot), str(CHROMIUM)],
+        capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT,
+    )
+    assert done.returncode == 0, f"browser run failed:\n{done.stdout}\n{done.stderr}"
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["refused"] == "The admin token was refused." and seen["hiddenAfterRefusal"]
+    first, second = seen["first"], seen["second"]
+    assert first["dead"] == "1"
+    assert first["counts"]["succeeded"] == "3" and first["counts"]["dead_lettered"] == "1"
+    failures = {row[0]: row for row in first["failures"]}
+    assert failures[made.dead_lettered][1:3] == ["dead_lettered", "InternalError: down"]
+    assert failures[made.failed][1:3] == ["failed", "InvalidParameter: bad size"]
+    assert first["p50"].endswith(" s") and first["oldest"]
+    assert seen["created"] == 202 and int(second["total"]) == int(first["total"]) + 1
+    assert seen["tokenInStorage"], "the token belongs in sessionStorage only"
+    assert seen["problems"] == []
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_a_task_running_past_the_poll_budget_fails(ops_system: LocalSystem, made: Made) -> None:
+    with client(ops_system) as api:
+        body = wait_for_run(api, made.running, timeout=60)
+    run = body["run"]
+    max_polls = ASYNC["queues.polling.max_polls"]
+    assert (run["status"], run["error"]["code"]) == ("failed", "task_timeout")
+    assert run["error"]["message"] == f"the task was still RUNNING after {max_polls} polls"
+    assert len([e for e in body["events"] if e["type"] == "task_polled"]) == max_polls
