@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from infra.plan import Plan, placeholder_config, run_plan
 from infra.settings import load_settings
 
 from .conftest import DEPLOYED
@@ -72,3 +73,59 @@ def test_async_off_declares_no_queue_resources_and_no_queue_binding(plan_of) -> 
 def test_async_on_binds_the_jobs_queue_as_producer(plan_of) -> None:
     bindings = plan_of("staging").one("WorkersScript", "backend-script").inputs["bindings"]
     assert {"name": "JOBS", "type": "queue", "queueName": "qwen-image-staging-jobs"} in bindings
+
+
+ASYNC_VARS = ("JOBS_QUEUE", "DEAD_LETTER_QUEUE", "JOBS_MAX_RETRIES", "POLL_INITIAL_DELAY_SECONDS",
+              "POLL_MAX_DELAY_SECONDS", "POLL_MAX_POLLS")
+
+
+def _flipped(write_stack, stack: str, enabled: bool) -> Plan:
+    """The plan of `stack` with only `queues.enabled` changed (the program reads another stack file)."""
+
+    def flip(data: dict) -> None:
+        data["queues"]["enabled"] = enabled
+
+    path = write_stack(stack, flip)
+    return run_plan(stack, config={**placeholder_config(), "qwen-image:settings": str(path)})
+
+
+def _texts(plan: Plan) -> dict[str, str]:
+    bindings = plan.one("WorkersScript", "backend-script").inputs["bindings"]
+    return {b["name"]: b["text"] for b in bindings if b["type"] == "plain_text"}
+
+
+@pytest.mark.parametrize("stack", DEPLOYED)
+def test_the_consumer_is_told_its_queues_retries_and_polling_by_the_settings(plan_of, stack: str) -> None:
+    """queue.js tells the two queues apart by these names, so they must be the queues' own."""
+    plan, queues = plan_of(stack), load_settings(stack).queues
+    texts = _texts(plan)
+    assert {name: texts[name] for name in ASYNC_VARS} == {
+        "JOBS_QUEUE": plan.one("Queue", "queues-jobs").inputs["queueName"],
+        "DEAD_LETTER_QUEUE": plan.one("Queue", "queues-dead-letter").inputs["queueName"],
+        "JOBS_MAX_RETRIES": str(queues.jobs.max_retries),
+        "POLL_INITIAL_DELAY_SECONDS": str(queues.polling.initial_delay_seconds),
+        "POLL_MAX_DELAY_SECONDS": str(queues.polling.max_delay_seconds),
+        "POLL_MAX_POLLS": str(queues.polling.max_polls),
+    }
+    assert texts["ASYNC_ENABLED"] == "true"
+
+
+def test_switching_async_off_on_a_deployed_stack_removes_queues_consumers_and_their_bindings(write_stack) -> None:
+    plan = _flipped(write_stack, "staging", enabled=False)
+    assert plan.of_type("Queue") == [] and plan.of_type("QueueConsumer") == [], "async off declares no queue"
+    bindings = plan.one("WorkersScript", "backend-script").inputs["bindings"]
+    assert not [b for b in bindings if b["type"] == "queue"]
+    texts = _texts(plan)
+    assert texts["ASYNC_ENABLED"] == "false" and not set(ASYNC_VARS) & set(texts)
+    assert (plan.outputs["jobs_queue"], plan.outputs["dead_letter_queue"]) == (None, None)
+
+
+def test_switching_async_on_for_the_local_stack_declares_everything_the_consumer_needs(write_stack) -> None:
+    plan = _flipped(write_stack, "local", enabled=True)
+    assert sorted(q.inputs["queueName"] for q in plan.of_type("Queue")) == [
+        "qwen-image-local-jobs", "qwen-image-local-jobs-dlq"]
+    consumers = plan.of_type("QueueConsumer")
+    assert len(consumers) == 2 and all("backend-script" in c.depends_on for c in consumers)
+    bindings = plan.one("WorkersScript", "backend-script").inputs["bindings"]
+    assert {"name": "JOBS", "type": "queue", "queueName": "qwen-image-local-jobs"} in bindings
+    assert _texts(plan)["ASYNC_ENABLED"] == "true" and set(ASYNC_VARS) <= set(_texts(plan))
