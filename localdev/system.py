@@ -15,16 +15,19 @@ developer runs. One `LocalSystem` is one running copy with its own ports and sta
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -75,6 +78,18 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(sock.getsockname()[1])
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux: a child started with this gets SIGTERM when the launcher dies without stopping it (a killed
+    test run or terminal), so no `wrangler dev` outlives its owner. libc is resolved here, in the parent:
+    the child only makes one system call between fork and exec."""
+    name = ctypes.util.find_library("c")
+    if sys.platform != "linux" or name is None:
+        return None
+    prctl = ctypes.CDLL(name, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def wrangler_env(state_dir: Path) -> dict[str, str]:
     """The environment every wrangler command here runs with: offline, config and logs under `state_dir`."""
     return {**os.environ, **OFFLINE_ENV, "XDG_CONFIG_HOME": str(state_dir / "xdg")}
@@ -99,6 +114,7 @@ class _Server:
             text=True,
             errors="replace",
             start_new_session=True,  # Ctrl-C in a terminal reaches the launcher only; it stops wrangler itself
+            preexec_fn=_parent_death_signal(),
         )
         self._pump = threading.Thread(target=self._copy, args=(self.proc.stdout, echo), daemon=True)
         self._pump.start()
