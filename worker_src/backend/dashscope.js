@@ -136,6 +136,7 @@ export async function submitTask(cfg, params) {
 export async function queryTask(cfg, taskId) {
   const body = await callProvider(cfg, PROVIDER_PATHS.task + encodeURIComponent(taskId), { method: "GET" });
   const output = body.output ?? {};
+  /** @type {any[]} */
   const results = Array.isArray(output.results) ? output.results : [];
   return {
     status: typeof output.task_status === "string" ? output.task_status : "UNKNOWN",

@@ -32,7 +32,10 @@ export async function health(c) {
   return json({ ok: true, environment: c.cfg.environment });
 }
 
-/** Statuses an operator may re-drive (`POST /api/runs/<id>/retry`). */
+/**
+ * Statuses an operator may re-drive (`POST /api/runs/<id>/retry`).
+ * @type {string[]}
+ */
 const REDRIVABLE = [STATUS.FAILED, STATUS.DEAD_LETTERED];
 
 /** @param {Context} c */
