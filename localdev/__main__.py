@@ -3,7 +3,8 @@
 Environment: `PORT` (default 8787), `ADMIN_TOKEN` (default: a new random token), `DASHSCOPE_BASE_URL` +
 `DASHSCOPE_API_KEY` (another upstream instead of the stand-in; its host becomes an allowed result host),
 `ALLOWED_RESULT_HOSTS` (comma list of further result hosts, e.g. the provider's OSS hosts), `LOCAL_STATE_DIR`
-(default `.local`). Prints the URL and the admin token, never any other secret.
+(default `.local`), `ASYNC_ENABLED=true` (queue-based processing with local Queues, as on staging; see
+docs/async.md). Prints the URL and the admin token, never any other secret.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def main() -> int:
             admin_token=env.get("ADMIN_TOKEN") or None,
             upstream=main_env_upstream(env),
             extra_result_hosts=extra_hosts,
+            overrides={"queues.enabled": True} if env.get("ASYNC_ENABLED", "").lower() == "true" else None,
             echo=sys.stdout,
         )
         print(f"Starting the local system on port {port} ...", flush=True)
@@ -50,6 +52,7 @@ def main() -> int:
             f"  Local system ready: {system.url}\n"
             f"  Admin token:        {system.admin_token}\n"
             f"  Upstream:           {upstream}\n"
+            f"  Processing:         {'async (queues)' if settings and settings.async_enabled else 'sync'}\n"
             f"  State:              {system.persist_dir}\n"
             f"  Logs:               {', '.join(str(p) for p in system.log_paths)}\n"
             "  Ctrl-C to stop.\n",

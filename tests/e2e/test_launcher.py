@@ -18,6 +18,7 @@ import httpx
 from infra.settings import REPO_ROOT
 from localdev.dashscope_standin import StandIn
 from localdev.system import free_port
+from tests.e2e.support import transitions, wait_for_run
 
 READY = "Local system ready:"
 
@@ -59,29 +60,31 @@ def _port_closed(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _make_dev(env: dict[str, str]) -> tuple[subprocess.Popen[str], _Output]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localdev"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return proc, _Output(proc)
+
+
 def test_make_dev_uses_the_given_upstream_prints_the_token_and_stops_on_sigterm(tmp_path: Path) -> None:
     api_key = f"sk-external-{uuid.uuid4().hex}"
     admin_token = f"dev-admin-{uuid.uuid4().hex[:12]}"
     port = free_port()
     with StandIn(port=0, api_key=api_key) as upstream:
-        env = {
-            **os.environ,
+        proc, output = _make_dev({
             "PORT": str(port),
             "ADMIN_TOKEN": admin_token,
             "DASHSCOPE_BASE_URL": upstream.base_url,
             "DASHSCOPE_API_KEY": api_key,
             "LOCAL_STATE_DIR": str(tmp_path),
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "localdev"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        output = _Output(proc)
+        })
         try:
             ready = output.wait_for(READY, proc, seconds=90)
             assert ready.split(READY)[1].strip() == f"http://127.0.0.1:{port}"
@@ -103,3 +106,38 @@ def test_make_dev_uses_the_given_upstream_prints_the_token_and_stops_on_sigterm(
     assert api_key not in output.text, "the upstream API key must never be printed"
     assert _port_closed(port), "wrangler must be gone after SIGTERM"
     assert (tmp_path / "state" / "v3" / "d1").is_dir(), "state is persisted under LOCAL_STATE_DIR"
+
+
+def test_make_dev_with_async_on_runs_a_job_through_every_status_and_shows_a_poisoned_one_on_ops(
+    tmp_path: Path,
+) -> None:
+    """The async issue's "done when": a staging-like local run (`ASYNC_ENABLED=true make dev`)."""
+    api_key, admin_token, port = f"sk-external-{uuid.uuid4().hex}", "dev-admin-async", free_port()
+    with StandIn(port=0, api_key=api_key) as upstream:
+        proc, output = _make_dev({
+            "PORT": str(port), "ADMIN_TOKEN": admin_token, "ASYNC_ENABLED": "true",
+            "DASHSCOPE_BASE_URL": upstream.base_url, "DASHSCOPE_API_KEY": api_key, "LOCAL_STATE_DIR": str(tmp_path),
+        })
+        try:
+            output.wait_for(READY, proc, seconds=90)
+            assert "Processing:         async (queues)\n" in output.text
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
+                accepted = api.post("/api/generate", json={"prompt": "queued in make dev"})
+                assert accepted.status_code == 202, accepted.text
+                body = wait_for_run(api, accepted.json()["run"]["id"])
+                assert transitions(body) == [(None, "queued"), ("queued", "submitted"), ("submitted", "running"),
+                                             ("running", "persisting"), ("persisting", "succeeded")]
+
+                poison = {"endpoint": "async-submit", "status": 500, "code": "InternalError", "count": 3}
+                assert httpx.post(f"{upstream.base_url}/_standin/faults", json=poison).status_code == 200
+                poisoned = api.post("/api/generate", json={"prompt": "poisoned"}).json()["run"]["id"]
+                assert wait_for_run(api, poisoned)["run"]["status"] == "dead_lettered"
+                summary = api.get("/api/ops/summary", headers={"Authorization": f"Bearer {admin_token}"}).json()
+                assert summary["dead_lettered"] == 1
+                assert [f["run_id"] for f in summary["latest_failures"]] == [poisoned]
+                assert api.get("/ops").status_code == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+            output.join()
+    assert code == 0, output.text
