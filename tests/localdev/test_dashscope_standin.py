@@ -7,6 +7,7 @@ pins the raw wire format, the OSS-style result URLs and every control route the 
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import select
@@ -28,6 +29,7 @@ import httpx
 import pytest
 from dashscope import ImageSynthesis, MultiModalConversation
 
+from localdev import dashscope_standin
 from localdev.dashscope_standin import StandIn
 
 KEY = "sk-test-standin"
@@ -119,6 +121,36 @@ def parse_png(data: bytes) -> tuple[int, int, bytes]:
 
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Public surface: what other code may rely on (the internals in localdev.standin are private)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_public_surface_is_standin_render_png_and_main_and_nothing_else() -> None:
+    star: dict[str, Any] = {}
+    exec("from localdev.dashscope_standin import *", star)
+    assert sorted(set(star) - {"__builtins__"}) == ["StandIn", "main", "render_png"], "module exports changed"
+    assert sorted(dashscope_standin.__all__) == ["StandIn", "main", "render_png"]
+    params = {p.name: p.default for p in inspect.signature(StandIn).parameters.values()}
+    assert params == {
+        "host": "127.0.0.1",
+        "port": 0,
+        "api_key": "sk-local-standin",
+        "url_ttl_seconds": 86400.0,
+        "public_host": None,
+        "log_stream": None,
+    }, "StandIn constructor changed"
+    instance = StandIn()
+    public = {n for n in dir(StandIn) if not n.startswith("_")} | {n for n in vars(instance) if not n.startswith("_")}
+    assert public == {
+        "access_key_id", "api_key", "base_url", "default_url_ttl", "handle", "host", "log_stream", "port",
+        "public_host", "reset", "start", "stop", "url_ttl",
+    }, "StandIn methods, properties or attributes changed"  # fmt: skip
+    assert hasattr(StandIn, "__enter__") and hasattr(StandIn, "__exit__"), "StandIn must stay a context manager"
+    assert list(inspect.signature(dashscope_standin.main).parameters) == ["argv"]
+    assert list(inspect.signature(dashscope_standin.render_png).parameters) == ["prompt", "seed", "width", "height"]
 
 
 # ---------------------------------------------------------------------------------------------
