@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup dev test lint plan migrate bench clean
+.PHONY: setup dev test lint typecheck plan migrate bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -23,7 +23,7 @@ dev: setup
 	$(PY) -m localdev
 
 ## Lint and run every test.
-test: setup lint $(CHROMIUM)
+test: setup lint typecheck $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 # --- Headless Chromium for the /ops page test (tests/e2e/test_ops.py), added with the async issue ---------------
@@ -35,6 +35,10 @@ $(CHROMIUM):
 
 lint: setup
 	$(VENV)/bin/ruff check .
+
+## Type-check the Workers' JavaScript (JSDoc, // @ts-check) against the Workers runtime types.
+typecheck: setup
+	node_modules/.bin/tsc -p tsconfig.json
 
 ## Offline plan of a stack: make plan STACK=production
 plan: setup
