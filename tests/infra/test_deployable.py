@@ -32,8 +32,9 @@ def test_workers_pass_wrangler_deploy_dry_run(stack: str, tmp_path: Path) -> Non
         )
         assert result.returncode == 0, f"{stack}/{role}: {result.stdout}\n{result.stderr}"
         assert (out / "index.js").exists()
-        # The bundler reached exactly the modules Pulumi uploads (esbuild's metafile lists what it read).
+        # The bundler reached exactly the modules Pulumi uploads (esbuild's metafile lists what it read, relative
+        # to the config's folder: resolving against the checkout only worked where both share enough parents).
         inputs = json.loads((out / "bundle-meta.json").read_text())["inputs"]
-        read = {(REPO_ROOT / p).resolve().relative_to(spec.source_dir).as_posix() for p in inputs
-                if (REPO_ROOT / p).resolve().is_relative_to(spec.source_dir)}
+        paths = [(config.parent / p).resolve() for p in inputs]
+        read = {p.relative_to(spec.source_dir).as_posix() for p in paths if p.is_relative_to(spec.source_dir)}
         assert read == set(module_files(spec)), f"{stack}/{role}: bundled {sorted(read)}"
