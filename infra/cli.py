@@ -6,9 +6,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pulumi
 from rich.console import Console
@@ -86,38 +87,36 @@ def _admin(args: argparse.Namespace, action: str) -> AdminClient:
     return AdminClient(base_url, token)
 
 
+def _answer(args: argparse.Namespace, body: dict[str, Any], render: Callable[[dict[str, Any]], None]) -> int:
+    """The admin API's JSON as is with `--json`, else the human view."""
+    if args.json:
+        print(json.dumps(body, indent=2))
+    else:
+        render(body)
+    return 0
+
+
 def _runs_list(args: argparse.Namespace, console: Console) -> int:
     action = f"list runs of stack '{args.stack}'"
     filters = RunFilters(status=args.status, since=args.since, until=args.until, request_id=args.request_id,
                          limit=args.limit, cursor=args.cursor)
-    body = _admin(args, action).list_runs(filters, action)
-    if args.json:
-        print(json.dumps(body, indent=2))
-    else:
-        print_runs(body, console)
-    return 0
+    return _answer(args, _admin(args, action).list_runs(filters, action), lambda body: print_runs(body, console))
 
 
 def _runs_show(args: argparse.Namespace, console: Console) -> int:
     action = f"show run '{args.run_id}'"
-    body = _admin(args, action).get_run(args.run_id, action)
-    if args.json:
-        print(json.dumps(body, indent=2))
-    else:
-        print_run(body, console)
-    return 0
+    return _answer(args, _admin(args, action).get_run(args.run_id, action), lambda body: print_run(body, console))
 
 
 def _runs_retry(args: argparse.Namespace, console: Console) -> int:
     action = f"retry run '{args.run_id}'"
-    body = _admin(args, action).retry_run(args.run_id, action)
-    if args.json:
-        print(json.dumps(body, indent=2))
-    else:
+
+    def render(body: dict[str, Any]) -> None:
         run = body["run"]
         console.print(f"run {run['id']} re-driven: now {run['status']}; follow it with "
                       f"`python -m infra runs show --stack {args.stack} {run['id']}`")
-    return 0
+
+    return _answer(args, _admin(args, action).retry_run(args.run_id, action), render)
 
 
 def _time(value: str) -> str:
