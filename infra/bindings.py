@@ -19,6 +19,11 @@ MIGRATIONS_DIR = WORKER_SRC / "migrations"
 # Pinned so a deploy never changes runtime semantics by itself; must not be newer than the local workerd.
 COMPATIBILITY_DATE = "2026-04-20"
 MAIN_MODULE = "index.js"
+# The backend's sweeper of abandoned sync runs (worker_src/backend/sweep.js) runs on this schedule.
+SWEEP_CRON = "*/5 * * * *"
+# A sync run may legitimately sit in one status for a provider call or a download (each bounded by its
+# timeout); the sweeper waits that long plus this margin (clock skew, D1 latency, retries within a step).
+SWEEP_MARGIN_SECONDS = 300
 
 
 class Kind(StrEnum):
@@ -72,6 +77,8 @@ class WorkerSpec:
     custom_domain: str | None = None
     routes: tuple[str, ...] = ()
     queue_consumers: tuple[QueueConsumer, ...] = field(default_factory=tuple)
+    # Cron expressions of the Worker's `scheduled()` handler: wrangler `triggers.crons`, Pulumi WorkersCronTrigger.
+    crons: tuple[str, ...] = ()
 
     @property
     def source_dir(self) -> Path:
@@ -89,6 +96,16 @@ def required_secrets(settings: StackSettings) -> tuple[Secret, ...]:
 def declare_workers(settings: StackSettings) -> tuple[WorkerSpec, WorkerSpec]:
     """(backend, frontend) for one stack."""
     return _backend(settings), _frontend(settings)
+
+
+def sweep_after_seconds(settings: StackSettings) -> int:
+    """How long a sync run may stay non-terminal before the sweeper fails it `abandoned`.
+
+    At least a whole provider call plus a whole download (the longest a live request keeps a run in a
+    status), plus `SWEEP_MARGIN_SECONDS`.
+    """
+    upstream = settings.upstream
+    return upstream.request_timeout_seconds + upstream.download_timeout_seconds + SWEEP_MARGIN_SECONDS
 
 
 def _text(**values: str | int | bool) -> list[Binding]:
@@ -119,6 +136,7 @@ def _backend(settings: StackSettings) -> WorkerSpec:
             UPSTREAM_TIMEOUT_MS=upstream.request_timeout_seconds * 1000,
             DOWNLOAD_TIMEOUT_MS=upstream.download_timeout_seconds * 1000,
             MAX_IMAGE_BYTES=upstream.max_image_bytes,
+            SWEEP_AFTER_SECONDS=sweep_after_seconds(settings),
         ),
         *(Binding(secret.value, Kind.SECRET, secret.value) for secret in required_secrets(settings)),
     ]
@@ -147,6 +165,7 @@ def _backend(settings: StackSettings) -> WorkerSpec:
         workers_dev=settings.backend.workers_dev,
         custom_domain=settings.backend.custom_domain,
         queue_consumers=consumers,
+        crons=(SWEEP_CRON,),
     )
 
 

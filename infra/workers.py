@@ -1,4 +1,4 @@
-"""A Worker: its script (ES modules with bindings), its workers.dev switch and optional custom domain."""
+"""A Worker: its script (ES modules with bindings), cron triggers, workers.dev switch and optional custom domain."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ class Worker(pulumi.ComponentResource):
     subdomain: cloudflare.WorkersScriptSubdomain  # set by expose()
     custom_domain: cloudflare.WorkersCustomDomain | None
     routes: list[cloudflare.WorkersRoute]
+    cron_trigger: cloudflare.WorkersCronTrigger | None
 
     def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("qwen-image:workers:Worker", name, None, opts)
@@ -88,6 +89,16 @@ class Worker(pulumi.ComponentResource):
             bindings=[binding_args(b, args) for b in spec.bindings],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*bound, *args.depends_on]),
         )
+        # Cron schedules are a resource of their own that names the script, so it waits for the script.
+        self.cron_trigger = None
+        if spec.crons:
+            self.cron_trigger = cloudflare.WorkersCronTrigger(
+                f"{name}-crons",
+                account_id=args.account_id,
+                script_name=self.script.script_name,
+                schedules=[cloudflare.WorkersCronTriggerScheduleArgs(cron=cron) for cron in spec.crons],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.script]),
+            )
         self._name_prefix, self._args = name, args
         self.register_outputs({"script_name": self.script.script_name})
 

@@ -61,6 +61,8 @@ def render(spec: WorkerSpec, config_dir: Path) -> dict[str, Any]:
         config["services"] = [{"binding": b.name, "service": b.target} for b in services]
     if texts := by_kind(Kind.TEXT):
         config["vars"] = {b.name: b.target for b in texts}
+    if spec.crons:
+        config["triggers"] = {"crons": list(spec.crons)}
     return config
 
 

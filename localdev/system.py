@@ -10,6 +10,8 @@ developer runs. One `LocalSystem` is one running copy with its own ports and sta
 5. `wrangler dev` with both Workers in one process (service binding), or backend and frontend as two
    processes when the frontend reaches the backend by URL; ready when `/api/health` answers through the
    frontend. Stopped with SIGTERM to wrangler's own PID (it ignores SIGINT as a background job).
+   A backend served on its own (url mode) runs with `--test-scheduled`, so its cron handler can be fired
+   with `run_cron` (in one process, wrangler would send `/__scheduled` to the frontend, the first config).
 """
 
 from __future__ import annotations
@@ -230,6 +232,14 @@ class LocalSystem:
         """PIDs of the `wrangler dev` processes (benchmarks measure the workerd processes below them)."""
         return [server.proc.pid for server in self._servers]
 
+    def run_cron(self, cron: str) -> httpx.Response:
+        """Fire the backend's `scheduled()` handler once, as the cron trigger `cron` would (url mode only)."""
+        if self.backend_url is None:
+            raise LocalSystemError(
+                "run cron failed: the backend has no port of its own; start with frontend.backend_access: url"
+            )
+        return httpx.get(f"{self.backend_url}/__scheduled", params={"cron": cron}, timeout=30)
+
     def start(self) -> LocalSystem:
         try:
             self._start()
@@ -324,6 +334,8 @@ class LocalSystem:
             "--ip", LOOPBACK, "--port", str(port), "--inspector-port", str(free_port()),
             "--persist-to", str(self.persist_dir), "--show-interactive-dev-session=false",
         ]
+        if name == "backend":
+            cmd.append("--test-scheduled")  # GET /__scheduled?cron=... runs scheduled() (see run_cron)
         log_path = self.log_dir / f"wrangler-{name}-{port}.log"
         self._servers.append(_Server(name, cmd, wrangler_env(self.state_dir), log_path, self._echo))
 

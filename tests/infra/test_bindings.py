@@ -66,6 +66,17 @@ def test_wrangler_consumers_match_the_pulumi_consumers(plan_of, tmp_path: Path) 
         assert local["max_batch_timeout"] * 1000 == deployed["settings"]["maxWaitTimeMs"]
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_wrangler_cron_triggers_equal_the_pulumi_schedules(plan_of, stack: str, tmp_path: Path) -> None:
+    paths = write_wrangler_configs(load_settings(stack), SECRETS, tmp_path)
+    plan = plan_of(stack)
+    for role, path in paths.items():
+        local = _read(path).get("triggers", {}).get("crons", [])
+        deployed = [t for t in plan.of_type("WorkersCronTrigger") if t.name == f"{role}-crons"]
+        assert local == [s["cron"] for t in deployed for s in t.inputs["schedules"]], role
+    assert _read(paths[Role.BACKEND])["triggers"] == {"crons": ["*/5 * * * *"]}
+
+
 def test_secrets_go_to_dev_vars_only(tmp_path: Path) -> None:
     paths = write_wrangler_configs(load_settings("staging"), SECRETS, tmp_path)
     for path in paths.values():

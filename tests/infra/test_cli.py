@@ -22,8 +22,8 @@ def test_plan_json_lists_every_production_resource_with_protection_and_dependenc
     by_name = {r["name"]: r for r in plan["resources"]}
     assert sorted(r["type"].rsplit(":", 1)[-1] for r in plan["resources"]) == [
         "D1Database", "Migrations", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket", "R2BucketLifecycle",
-        "R2CustomDomain", "WorkersCustomDomain", "WorkersScript", "WorkersScript", "WorkersScriptSubdomain",
-        "WorkersScriptSubdomain",
+        "R2CustomDomain", "WorkersCronTrigger", "WorkersCustomDomain", "WorkersScript", "WorkersScript",
+        "WorkersScriptSubdomain", "WorkersScriptSubdomain",
     ]
     assert by_name["media-bucket"]["protect"] and by_name["media-bucket"]["retain_on_delete"]
     assert "backend-script" in by_name["consumers-jobs"]["depends_on"]

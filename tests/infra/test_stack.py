@@ -12,14 +12,14 @@ from infra.settings import load_settings
 from .conftest import STACKS
 
 EXPECTED_TYPES = {
-    "local": ["D1Database", "Migrations", "R2Bucket", "R2BucketLifecycle", "WorkersScript", "WorkersScript",
-              "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
+    "local": ["D1Database", "Migrations", "R2Bucket", "R2BucketLifecycle", "WorkersCronTrigger", "WorkersScript",
+              "WorkersScript", "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
     "staging": ["D1Database", "Migrations", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket",
-                "R2BucketLifecycle", "WorkersCustomDomain", "WorkersScript", "WorkersScript",
+                "R2BucketLifecycle", "WorkersCronTrigger", "WorkersCustomDomain", "WorkersScript", "WorkersScript",
                 "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
     "production": ["D1Database", "Migrations", "Queue", "Queue", "QueueConsumer", "QueueConsumer", "R2Bucket",
-                   "R2BucketLifecycle", "R2CustomDomain", "WorkersCustomDomain", "WorkersScript",
-                   "WorkersScript", "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
+                   "R2BucketLifecycle", "R2CustomDomain", "WorkersCronTrigger", "WorkersCustomDomain",
+                   "WorkersScript", "WorkersScript", "WorkersScriptSubdomain", "WorkersScriptSubdomain"],
 }
 NAME_INPUTS = {"R2Bucket": "name", "D1Database": "name", "Queue": "queueName", "WorkersScript": "scriptName"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.bindings import COMPATIBILITY_DATE
+from infra.bindings import COMPATIBILITY_DATE, SWEEP_MARGIN_SECONDS
 from infra.plan import PLACEHOLDER_SECRET, SECRET_MASK, PlanError, placeholder_config, run_plan
 from infra.settings import REPO_ROOT, load_settings
 
@@ -128,3 +128,23 @@ def test_routes_send_zone_traffic_to_the_frontend(write_stack) -> None:
     assert route.inputs == {"zoneId": load_settings("staging").cloudflare.zone_id,
                             "pattern": "www.qwen-image.example.com/*", "script": "qwen-image-staging-frontend"}
     assert "frontend-script" in route.depends_on
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_backend_runs_the_sweeper_every_five_minutes_once_its_script_exists(plan_of, stack: str) -> None:
+    plan = plan_of(stack)
+    trigger = plan.one("WorkersCronTrigger", "backend-crons")
+    assert trigger.inputs["schedules"] == [{"cron": "*/5 * * * *"}]
+    assert trigger.inputs["scriptName"] == plan.one("WorkersScript", "backend-script").inputs["scriptName"]
+    assert "backend-script" in trigger.depends_on, "a cron trigger on a script that does not exist yet fails"
+    assert [t.name for t in plan.of_type("WorkersCronTrigger")] == ["backend-crons"], "the frontend has no cron"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_backend_sweeps_after_a_provider_call_and_a_download_plus_a_margin(plan_of, stack: str) -> None:
+    upstream = load_settings(stack).upstream
+    bindings = {b["name"]: b for b in plan_of(stack).one("WorkersScript", "backend-script").inputs["bindings"]}
+    threshold = upstream.request_timeout_seconds + upstream.download_timeout_seconds + SWEEP_MARGIN_SECONDS
+    assert bindings["SWEEP_AFTER_SECONDS"] == {"name": "SWEEP_AFTER_SECONDS", "type": "plain_text",
+                                               "text": str(threshold)}
+    assert SWEEP_MARGIN_SECONDS >= 60

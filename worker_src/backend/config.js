@@ -22,6 +22,7 @@
  * @property {string} UPSTREAM_TIMEOUT_MS
  * @property {string} DOWNLOAD_TIMEOUT_MS
  * @property {string} MAX_IMAGE_BYTES
+ * @property {string} SWEEP_AFTER_SECONDS          seconds a sync run may stay non-terminal (sweep.js)
  * @property {string} DASHSCOPE_API_KEY
  * @property {string} [MEDIA_SIGNING_KEY]
  * @property {string} ADMIN_TOKEN
@@ -49,6 +50,7 @@
  * @property {number} upstreamTimeoutMs
  * @property {number} downloadTimeoutMs
  * @property {number} maxImageBytes
+ * @property {number} sweepAfterSeconds  a sync run unchanged for longer is failed `abandoned` (sweep.js)
  * @property {string} signingKey         empty unless delivery is signed
  * @property {string} adminToken
  * @property {Jobs} jobs
@@ -89,6 +91,7 @@ export function readConfig(env) {
     upstreamTimeoutMs: positive(env.UPSTREAM_TIMEOUT_MS, 120000),
     downloadTimeoutMs: positive(env.DOWNLOAD_TIMEOUT_MS, 30000),
     maxImageBytes: positive(env.MAX_IMAGE_BYTES, 20000000),
+    sweepAfterSeconds: positive(env.SWEEP_AFTER_SECONDS, 3600),
     signingKey: env.MEDIA_SIGNING_KEY || "",
     adminToken: env.ADMIN_TOKEN || "",
     jobs: {

@@ -2,13 +2,14 @@
 /**
  * Backend Worker entry: routes `/api/*`, gives every response an `X-Request-Id`, renders errors as
  * `{"error": {"code", "message", "request_id"}}` (plain 404/405 for unknown paths and methods) and logs one
- * line per request without any request header.
+ * line per request without any request header. Also the queue consumer and the cron-driven sweeper.
  */
 
 import { readConfig } from "./config.js";
 import { HttpError, errorResponse, methodNotAllowed, notFound, requestIdOf, withHeader } from "./http.js";
 import { consume } from "./queue.js";
 import { generate, health, listRunsRoute, media, opsSummaryRoute, retryRun, showRun } from "./routes.js";
+import { sweepAbandonedRuns } from "./sweep.js";
 
 /** @typedef {(c: import("./routes.js").Context) => Promise<Response>} Handler */
 
@@ -61,6 +62,15 @@ export default {
    */
   async queue(batch, env) {
     await consume(batch, env);
+  },
+
+  /**
+   * The cron trigger (infra/bindings.py `SWEEP_CRON`): fail sync runs a dead request left behind; see sweep.js.
+   * @param {ScheduledController} controller @param {import("./config.js").Env} env
+   */
+  async scheduled(controller, env) {
+    const swept = await sweepAbandonedRuns(env, readConfig(env), new Date(controller.scheduledTime));
+    console.log(JSON.stringify({ cron: controller.cron, swept: swept.length }));
   },
 };
 

@@ -1,0 +1,158 @@
+"""The sweeper of abandoned sync runs, in the real runtime: the backend's cron handler fails a sync run a dead
+request left non-terminal (code `abandoned`, with a status event) and deletes what it stored in R2, and
+leaves alone a run that may still be in flight and every async run.
+
+A crash cannot be staged honestly inside one `wrangler dev`, so each run is written in exactly the state
+a backend dying mid-request leaves behind: its row and status events in the local D1 database (through
+wrangler's own `d1 execute --local`) and, for a `persisting` run, an object under its R2 prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.bindings import SWEEP_CRON, sweep_after_seconds
+from localdev.system import LocalSystem
+from tests.e2e.support import LocalState, events_of
+
+STUCK_FOR = timedelta(hours=3)
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _sql(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _execute(system: LocalSystem, sql: str) -> None:
+    result = system.wrangler("d1", "execute", system.database_name, "--local", "--command", sql)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _write_run(system: LocalSystem, *, status: str, path: list[str], since: datetime, job_seq: int = 0) -> str:
+    """A run whose status events walked `path` (ending in `status`), unchanged since `since`."""
+    run_id = str(uuid.uuid4())
+    at = _iso(since)
+    row = {
+        "id": run_id, "request_id": f"sweep-{run_id[:8]}", "request_hash": "0" * 64, "provider": "dashscope",
+        "model": "qwen-image-plus", "status": status, "prompt": "left behind", "parameters": "{}",
+        "attempts": 0, "created_at": at, "updated_at": at, "job_seq": job_seq,
+    }
+    statements = [
+        f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join(_sql(v) for v in row.values())})",
+        *(
+            "INSERT INTO run_events (run_id, at, type, from_status, to_status) "
+            f"VALUES ({_sql(run_id)}, {_sql(at)}, 'status', {_sql(previous)}, {_sql(to)})"
+            for previous, to in zip([None, *path[:-1]], path, strict=True)
+        ),
+    ]
+    _execute(system, "; ".join(statements))
+    return run_id
+
+
+def _put_object(system: LocalSystem, key: str, tmp_path: Path) -> None:
+    body = tmp_path / "partial.png"
+    body.write_bytes(b"\x89PNG half an image")
+    result = system.wrangler("r2", "object", "put", f"{system.bucket_name}/{key}", "--local", "--file", str(body))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _prefix(run_id: str, created: datetime) -> str:
+    return f"generated/{created:%Y/%m/%d}/{run_id}/"
+
+
+def _show(api: httpx.Client, run_id: str) -> dict:
+    response = api.get(f"/api/runs/{run_id}")
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.fixture
+def url_api(url_system: LocalSystem) -> httpx.Client:
+    return httpx.Client(base_url=url_system.url, timeout=30)
+
+
+def test_the_stuck_for_period_is_past_the_sweep_threshold(url_system: LocalSystem) -> None:
+    """The runs below are old enough to sweep only because the threshold is well under STUCK_FOR."""
+    assert url_system.settings is not None
+    assert sweep_after_seconds(url_system.settings) < STUCK_FOR.total_seconds()
+
+
+def test_cron_fails_abandoned_sync_runs_and_deletes_what_they_stored(
+    url_system: LocalSystem, url_api: httpx.Client, tmp_path: Path
+) -> None:
+    state = LocalState(url_system)
+    since = datetime.now(UTC) - STUCK_FOR
+    persisting = _write_run(url_system, status="persisting", path=["running", "persisting"], since=since)
+    running = _write_run(url_system, status="running", path=["running"], since=since)
+    leftover = _prefix(persisting, since) + "0.png"
+    _put_object(url_system, leftover, tmp_path)
+    assert [o.key for o in state.objects(_prefix(persisting, since))] == [leftover]
+
+    response = url_system.run_cron(SWEEP_CRON)
+    assert response.status_code == 200, response.text
+
+    for run_id, stuck_in in ((persisting, "persisting"), (running, "running")):
+        body = _show(url_api, run_id)
+        run = body["run"]
+        assert run["status"] == "failed", run_id
+        assert run["error"]["code"] == "abandoned"
+        assert run["error"]["message"] == (
+            f"the run was stuck in '{stuck_in}' for 3.0 h (the backend stopped mid-request)"
+        )
+        assert run["completed_at"] is not None and run["images"] == []
+        last = events_of(body, "status")[-1]
+        assert (last["from"], last["to"]) == (stuck_in, "failed")
+        assert last["detail"]["code"] == "abandoned" and last["detail"]["stage"] == "sweep"
+    assert state.objects(_prefix(persisting, since)) == []
+    assert state.query("SELECT COUNT(*) AS n FROM run_assets WHERE run_id = ?", persisting) == [{"n": 0}]
+
+
+def test_cron_leaves_a_run_that_may_still_be_in_flight(url_system: LocalSystem, url_api: httpx.Client) -> None:
+    fresh = _write_run(url_system, status="running", path=["running"], since=datetime.now(UTC) - timedelta(seconds=5))
+
+    assert url_system.run_cron(SWEEP_CRON).status_code == 200
+
+    body = _show(url_api, fresh)
+    assert body["run"]["status"] == "running" and body["run"]["error"] is None
+    assert len(body["events"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "path", "job_seq"),
+    [
+        ("queued", ["queued"], 0),
+        ("submitted", ["queued", "submitted"], 0),
+        ("running", ["queued", "submitted", "running"], 3),
+        ("persisting", ["queued", "submitted", "running", "persisting"], 4),
+        ("running", ["running", "failed", "queued", "submitted", "running"], 2),
+    ],
+    ids=["queued", "submitted", "polling", "persisting", "re-driven sync run"],
+)
+def test_cron_never_touches_an_async_run(
+    url_system: LocalSystem, url_api: httpx.Client, tmp_path: Path, status: str, path: list[str], job_seq: int
+) -> None:
+    """Async runs recover through leases and redelivery; however old, the sweeper leaves them as they are."""
+    since = datetime.now(UTC) - STUCK_FOR
+    run_id = _write_run(url_system, status=status, path=path, since=since, job_seq=job_seq)
+    key = _prefix(run_id, since) + "0.png"
+    _put_object(url_system, key, tmp_path)
+
+    assert url_system.run_cron(SWEEP_CRON).status_code == 200
+
+    body = _show(url_api, run_id)
+    assert body["run"]["status"] == status and body["run"]["error"] is None, json.dumps(body)
+    assert len(body["events"]) == len(path)
+    assert [o.key for o in LocalState(url_system).objects(_prefix(run_id, since))] == [key]
