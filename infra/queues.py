@@ -30,25 +30,18 @@ class JobQueues(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: JobQueuesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("qwen-image:queues:JobQueues", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        self.jobs = cloudflare.Queue(
-            f"{name}-jobs",
-            account_id=args.account_id,
-            queue_name=args.jobs_queue_name,
-            settings=cloudflare.QueueSettingsArgs(
-                message_retention_period=args.settings.jobs.message_retention_seconds,
-            ),
-            opts=child,
-        )
-        self.dead_letter = cloudflare.Queue(
-            f"{name}-dead-letter",
-            account_id=args.account_id,
-            queue_name=args.dead_letter_queue_name,
-            settings=cloudflare.QueueSettingsArgs(
-                message_retention_period=args.settings.dead_letter.message_retention_seconds,
-            ),
-            opts=child,
-        )
+
+        def queue(suffix: str, queue_name: str, settings: ConsumerSettings) -> cloudflare.Queue:
+            return cloudflare.Queue(
+                f"{name}-{suffix}",
+                account_id=args.account_id,
+                queue_name=queue_name,
+                settings=cloudflare.QueueSettingsArgs(message_retention_period=settings.message_retention_seconds),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        self.jobs = queue("jobs", args.jobs_queue_name, args.settings.jobs)
+        self.dead_letter = queue("dead-letter", args.dead_letter_queue_name, args.settings.dead_letter)
         self.by_name = {args.jobs_queue_name: self.jobs, args.dead_letter_queue_name: self.dead_letter}
         self.register_outputs({"jobs": self.jobs.queue_name, "dead_letter": self.dead_letter.queue_name})
 
