@@ -6,7 +6,7 @@ developer runs. One `LocalSystem` is one running copy with its own ports and sta
 1. the stand-in (in-process) unless an upstream is given (`DASHSCOPE_BASE_URL`);
 2. the stack settings `local` with the run-time fields overridden (port, upstream, allowed result host);
 3. wrangler configs and `.dev.vars` written by `infra.wrangler_config` (the same declaration Pulumi deploys);
-4. `wrangler d1 migrations apply --local` into the state folder;
+4. the D1 migrations applied by `infra.migrations` (as `pulumi up` does) into the state folder;
 5. `wrangler dev` with both Workers in one process (service binding), or backend and frontend as two
    processes when the frontend reaches the backend by URL; ready when `/api/health` answers through the
    frontend. Stopped with SIGTERM to wrangler's own PID (it ignores SIGINT as a background job).
@@ -37,6 +37,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from infra.d1 import D1Error, LocalD1Executor
+from infra.migrations import MigrationError, MigrationRunner, discover
 from infra.naming import Role, physical_name
 from infra.settings import REPO_ROOT, StackSettings, load_settings
 from infra.wrangler_config import write_wrangler_configs
@@ -319,12 +321,13 @@ class LocalSystem:
         return base.with_overrides({**fields, **self._overrides})
 
     def _apply_migrations(self) -> None:
-        result = self.wrangler("d1", "migrations", "apply", self.database_name, "--local")
-        if result.returncode != 0:
-            raise LocalSystemError(
-                f"apply migrations to '{self.database_name}' failed (exit {result.returncode}):\n"
-                f"{result.stdout}{result.stderr}"
-            )
+        """The runner `pulumi up` and `python -m infra migrate` use (checksums, refusal of edited files),
+        on the file `wrangler dev` opens; wrangler's own `d1 migrations list` agrees with what it records."""
+        executor = LocalD1Executor(self.persist_dir, self.database_name)
+        try:
+            MigrationRunner(executor, discover()).apply()
+        except (MigrationError, D1Error) as exc:
+            raise LocalSystemError(str(exc)) from None
 
     def _serve(self, name: str, configs: list[str], port: int) -> None:
         cmd = ["node", str(WRANGLER_JS), "dev"]
