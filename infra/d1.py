@@ -67,10 +67,15 @@ def durable_object_id(unique_key: str, name: str) -> str:
     return (name_mac + hmac.new(key, name_mac, hashlib.sha256).digest()[:16]).hex()
 
 
+def miniflare_sqlite(persist_to: Path, plugin: str, object_class: str, name: str) -> Path:
+    """The SQLite file miniflare keeps for one local D1 database (`d1`, `miniflare-D1DatabaseObject`) or R2
+    bucket (`r2`, `miniflare-R2BucketObject`) named `name` under `--persist-to persist_to`."""
+    return persist_to / "v3" / plugin / object_class / f"{durable_object_id(object_class, name)}.sqlite"
+
+
 def local_database_path(persist_to: Path, database_id: str) -> Path:
     """The file `wrangler dev --persist-to persist_to` uses for the D1 binding with `database_id`."""
-    object_id = durable_object_id(_MINIFLARE_D1_KEY, database_id)
-    return persist_to / "v3" / "d1" / _MINIFLARE_D1_KEY / f"{object_id}.sqlite"
+    return miniflare_sqlite(persist_to, "d1", _MINIFLARE_D1_KEY, database_id)
 
 
 class LocalD1Executor:

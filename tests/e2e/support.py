@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from infra.d1 import local_database_path, miniflare_sqlite
 from localdev.dashscope_standin import render_png
 from localdev.system import LocalSystem
 
@@ -118,21 +119,13 @@ class LocalState:
     """Read-only view of a system's persisted local R2 bucket and D1 database (miniflare's SQLite files)."""
 
     def __init__(self, system: LocalSystem) -> None:
-        self.root = system.persist_dir / "v3"
-
-    def _db_with(self, folder: str, table: str) -> Path | None:
-        """Miniflare keeps one SQLite file per bucket/database; it appears on first use."""
-        for path in sorted((self.root / folder).glob("*.sqlite")):
-            with self._open(path) as db:
-                if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
-                    return path
-        return None
+        self._r2_path = miniflare_sqlite(system.persist_dir, "r2", "miniflare-R2BucketObject", system.bucket_name)
+        self._d1_path = local_database_path(system.persist_dir, system.database_name)
 
     def _r2(self, sql: str, prefix: str) -> list[tuple[Any, ...]]:
-        path = self._db_with("r2/miniflare-R2BucketObject", "_mf_objects")
-        if path is None:
+        if not self._r2_path.exists():  # miniflare creates the bucket's file on first use
             return []
-        with self._open(path) as db:
+        with self._open(self._r2_path) as db:
             return db.execute(sql, (len(prefix), prefix)).fetchall()
 
     @staticmethod
@@ -151,10 +144,7 @@ class LocalState:
 
     def query(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """Rows of the local D1 database (read-only)."""
-        path = self._db_with("d1/miniflare-D1DatabaseObject", "runs")
-        if path is None:
-            raise FileNotFoundError(f"no local D1 database with a runs table under {self.root}")
-        with self._open(path) as db:
+        with self._open(self._d1_path) as db:
             db.row_factory = sqlite3.Row
             return [dict(row) for row in db.execute(sql, params).fetchall()]
 
