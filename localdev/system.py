@@ -5,8 +5,8 @@ developer runs. One `LocalSystem` is one running copy with its own ports and sta
 
 1. the stand-in (in-process) unless an upstream is given (`DASHSCOPE_BASE_URL`);
 2. the stack settings `local` with the run-time fields overridden (port, upstream, allowed result host);
-3. wrangler configs and `.dev.vars` written by `infra.wrangler_config` (the same declaration Pulumi deploys);
-4. the D1 migrations applied by `infra.migrations` (as `pulumi up` does) into the state folder;
+3. wrangler configs and `.dev.vars` written by `infra.generate.wrangler` (the same declaration Pulumi deploys);
+4. the D1 migrations applied by `infra.d1.migrations` (as `pulumi up` does) into the state folder;
 5. `wrangler dev` with both Workers in one process (service binding), or backend and frontend as two
    processes when the frontend reaches the backend by URL; ready when `/api/health` answers through the
    frontend. Stopped with SIGTERM to wrangler's own PID (it ignores SIGINT as a background job).
@@ -37,12 +37,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from infra.d1 import D1Error, LocalD1Executor
-from infra.migrations import MigrationError, MigrationRunner, discover
-from infra.naming import Role, physical_name
-from infra.settings import REPO_ROOT, StackSettings, load_settings
-from infra.wrangler_config import write_wrangler_configs
-from localdev.dashscope_standin import StandIn
+from infra.d1.executors import D1Error, LocalD1Executor
+from infra.d1.migrations import MigrationError, MigrationRunner, discover
+from infra.generate.wrangler import write_wrangler_configs
+from infra.model.naming import Role, physical_name
+from infra.model.settings import REPO_ROOT, StackSettings, load_settings
+from localdev.standin import StandIn
 
 WRANGLER_JS = REPO_ROOT / "node_modules" / "wrangler" / "bin" / "wrangler.js"
 DEFAULT_PORT = 8787

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from infra.settings import REPO_ROOT, known_stacks
+from infra.model.settings import REPO_ROOT, known_stacks
 
 WORKFLOW = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "infra.yml").read_text())
 DEPLOYED = [stack for stack in known_stacks() if stack != "local"]

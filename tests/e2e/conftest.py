@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from localdev.dashscope_standin import StandIn
+from localdev.standin import StandIn
 from localdev.system import LocalSystem
 from tests.e2e.support import ChunkedOrigin, LocalState, StandInControl
 

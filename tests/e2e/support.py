@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from infra.d1 import local_database_path, miniflare_sqlite
-from localdev.dashscope_standin import render_png
+from infra.d1.executors import local_database_path, miniflare_sqlite
+from localdev.standin import render_png
 from localdev.system import LocalSystem
 
 SIZES = {"1664*928": (1664, 928), "1328*1328": (1328, 1328), "928*1664": (928, 1664)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from localdev.dashscope_standin import StandIn
+from localdev.standin import StandIn
 from tests.e2e.conftest import MAX_IMAGE_BYTES
 from tests.e2e.support import (
     ChunkedOrigin,

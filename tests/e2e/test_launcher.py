@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from infra.settings import REPO_ROOT
-from localdev.dashscope_standin import StandIn
+from infra.model.settings import REPO_ROOT
+from localdev.standin import StandIn
 from localdev.system import free_port
 from tests.e2e.support import transitions, wait_for_run
 

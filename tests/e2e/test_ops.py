@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.settings import REPO_ROOT
+from infra.model.settings import REPO_ROOT
 from localdev.system import LocalSystem
 from tests.e2e.conftest import ASYNC, JOBS_MAX_RETRIES, client
 from tests.e2e.support import LocalState, StandInControl, error_of, wait_for_run

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.bindings import SWEEP_CRON, sweep_after_seconds
+from infra.model.bindings import SWEEP_CRON, sweep_after_seconds
 from localdev.system import LocalSystem
 from tests.e2e.support import LocalState, events_of
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.model.settings import STACKS_DIR
 from infra.plan import Plan, run_plan
-from infra.settings import STACKS_DIR
 
 STACKS = ("local", "staging", "production")
 DEPLOYED = ("staging", "production")

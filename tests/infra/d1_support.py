@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from infra.bindings import COMPATIBILITY_DATE
-from infra.settings import REPO_ROOT
+from infra.model.bindings import COMPATIBILITY_DATE
+from infra.model.settings import REPO_ROOT
 
 WRANGLER_JS = REPO_ROOT / "node_modules" / "wrangler" / "bin" / "wrangler.js"
 LOCAL_DATABASE = "qwen-image-local-metadata"
@@ -35,7 +35,7 @@ _LIST = re.compile(r"^/client/v4/accounts/(?P<account>[0-9a-f]{32})/d1/database$
 
 
 def write_d1_config(directory: Path, migrations_dir: Path, database: str = LOCAL_DATABASE) -> Path:
-    """A minimal wrangler config with one D1 binding, as `infra.wrangler_config` declares it locally
+    """A minimal wrangler config with one D1 binding, as `infra.generate.wrangler` declares it locally
     (database_id = database name) but with any migrations folder."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "wrangler.json"

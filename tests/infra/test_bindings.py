@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from infra.bindings import declare_workers
 from infra.errors import SecretsError
-from infra.naming import Role
-from infra.settings import load_settings
-from infra.wrangler_config import write_wrangler_configs
+from infra.generate.wrangler import write_wrangler_configs
+from infra.model.bindings import declare_workers
+from infra.model.naming import Role
+from infra.model.settings import load_settings
 
 from .conftest import STACKS
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from infra.settings import REPO_ROOT
+from infra.model.settings import REPO_ROOT
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

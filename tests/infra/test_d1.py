@@ -15,7 +15,7 @@ import cloudflare
 import httpx
 import pytest
 
-from infra.d1 import (
+from infra.d1.executors import (
     CloudflareD1Executor,
     D1Error,
     LocalD1Executor,
@@ -24,7 +24,7 @@ from infra.d1 import (
     executor_for,
     local_database_path,
 )
-from infra.settings import load_settings
+from infra.model.settings import load_settings
 
 from .d1_support import ACCOUNT_ID, DATABASE_ID, LOCAL_DATABASE, wrangler_d1, write_d1_config
 

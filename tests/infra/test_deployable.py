@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.bindings import declare_workers
-from infra.settings import REPO_ROOT, load_settings
-from infra.workers import module_files
-from infra.wrangler_config import write_wrangler_configs
+from infra.components.workers import module_files
+from infra.generate.wrangler import write_wrangler_configs
+from infra.model.bindings import declare_workers
+from infra.model.settings import REPO_ROOT, load_settings
 from localdev.system import WRANGLER_JS, wrangler_env
 
 from .conftest import DEPLOYED

@@ -6,7 +6,7 @@ import typing
 
 from pydantic import BaseModel
 
-from infra.settings import REPO_ROOT, StackSettings
+from infra.model.settings import REPO_ROOT, StackSettings
 
 
 def field_paths(model: type[BaseModel], prefix: str = "") -> list[str]:

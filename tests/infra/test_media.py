@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.media import ABORT_MULTIPART_RULE_ID, SECONDS_PER_DAY
-from infra.settings import load_settings
+from infra.components.media import ABORT_MULTIPART_RULE_ID, SECONDS_PER_DAY
+from infra.model.settings import load_settings
 
 from .conftest import STACKS
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from infra.bindings import MIGRATIONS_DIR
 from infra.cli import main
-from infra.d1 import CloudflareD1Executor, LocalD1Executor, cloudflare_client
-from infra.migrations import (
+from infra.d1.executors import CloudflareD1Executor, LocalD1Executor, cloudflare_client
+from infra.d1.migrations import (
     CHECKSUMS_TABLE,
     MigrationError,
     MigrationRunner,
     discover,
     split_statements,
 )
+from infra.model.bindings import MIGRATIONS_DIR
 
 from .d1_support import ACCOUNT_ID, DATABASE_ID, LOCAL_DATABASE, FakeD1Api, wrangler_d1, write_d1_config
 

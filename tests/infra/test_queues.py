@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from infra.model.settings import load_settings
 from infra.plan import Plan, placeholder_config, run_plan
-from infra.settings import load_settings
 
 from .conftest import DEPLOYED
 

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.admin_api import AdminApiError, AdminClient, RunFilters, parse_time
 from infra.cli import main
-from infra.settings import REPO_ROOT
+from infra.model.settings import REPO_ROOT
+from infra.ops.admin_api import AdminApiError, AdminClient, RunFilters, parse_time
 from localdev.system import LocalSystem
 from tests.e2e.support import StandInControl
 

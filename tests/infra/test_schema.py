@@ -3,6 +3,7 @@ queue consumers; and its provider doing its job after Pulumi has serialized it."
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -14,12 +15,12 @@ from typing import Any
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from infra.bindings import MIGRATIONS_DIR
-from infra.d1 import D1Error
-from infra.migrations import MigrationError, discover, folder_hash
+from infra.components.schema import MigrationsProvider
+from infra.d1.executors import D1Error
+from infra.d1.migrations import MigrationError, discover, folder_hash
+from infra.model.bindings import MIGRATIONS_DIR
+from infra.model.settings import REPO_ROOT
 from infra.plan import KNOWN_AFTER_APPLY, SECRET_MASK, Plan, run_plan
-from infra.schema import MigrationsProvider
-from infra.settings import REPO_ROOT
 
 from .conftest import STACKS
 from .d1_support import DATABASE_ID, FakeD1Api
@@ -150,6 +151,26 @@ def test_the_serialized_provider_applies_pending_migrations_through_the_d1_api(p
     assert api.rows("SELECT name FROM d1_migrations ORDER BY id") == [(n,) for n in names]
     assert api.rows("SELECT count(*) FROM sqlite_master WHERE name = 'runs'") == [(1,)]
     assert {r.headers["authorization"] for r in api.requests} == {"Bearer up-token"}
+
+
+# The provider as stacks deployed before the package layout recorded it: a pickle naming `infra.schema`.
+LEGACY_PROVIDER_BLOB = "gASVKgAAAAAAAACMDGluZnJhLnNjaGVtYZSMEk1pZ3JhdGlvbnNQcm92aWRlcpSTlCmBlC4="
+
+
+def test_new_states_record_the_provider_in_its_package() -> None:
+    assert b"infra.components.schema" in base64.b64decode(serialize_provider(MigrationsProvider()))
+
+
+def test_states_recorded_before_the_package_layout_still_find_the_provider() -> None:
+    """As the engine loads it for refresh or destroy: a fresh interpreter in the project directory."""
+    assert b"infra.schema" in base64.b64decode(LEGACY_PROVIDER_BLOB)
+    load = ("import base64, sys, dill; p = dill.loads(base64.b64decode(sys.argv[1])); "
+            "print(type(p).__module__, type(p).__name__)")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", load, LEGACY_PROVIDER_BLOB], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["infra.components.schema", "MigrationsProvider"]
 
 
 def test_the_provider_needs_the_token_in_the_environment(plan_of, monkeypatch: pytest.MonkeyPatch) -> None:

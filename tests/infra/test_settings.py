@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from infra.errors import SettingsError
-from infra.naming import check_names
+from infra.model.naming import check_names
+from infra.model.settings import StackSettings, load_settings
 from infra.plan import PlanError, placeholder_config, run_plan
-from infra.settings import StackSettings, load_settings
 
 from .conftest import STACKS
 

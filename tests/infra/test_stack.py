@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from infra.naming import Role
-from infra.settings import load_settings
+from infra.model.naming import Role
+from infra.model.settings import load_settings
 
 from .conftest import STACKS
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.bindings import COMPATIBILITY_DATE, SWEEP_MARGIN_SECONDS
+from infra.model.bindings import COMPATIBILITY_DATE, SWEEP_MARGIN_SECONDS
+from infra.model.settings import REPO_ROOT, load_settings
 from infra.plan import PLACEHOLDER_SECRET, SECRET_MASK, PlanError, placeholder_config, run_plan
-from infra.settings import REPO_ROOT, load_settings
 
 from .conftest import STACKS
 

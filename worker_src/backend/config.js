@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The backend's `env`, as declared once in infra/bindings.py, parsed into typed settings. Vars arrive as
+ * The backend's `env`, as declared once in infra/model/bindings.py, parsed into typed settings. Vars arrive as
  * strings; parsing them in one place keeps `Number(...)` and `=== "true"` out of the routes.
  */
 

@@ -65,7 +65,7 @@ export default {
   },
 
   /**
-   * The cron trigger (infra/bindings.py `SWEEP_CRON`): fail sync runs a dead request left behind; see sweep.js.
+   * The cron trigger (infra/model/bindings.py `SWEEP_CRON`): fail sync runs a dead request left behind; see sweep.js.
    * @param {ScheduledController} controller @param {import("./config.js").Env} env
    */
   async scheduled(controller, env) {

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The sweeper of abandoned sync runs, run by the backend's cron trigger (infra/bindings.py `SWEEP_CRON`).
+ * The sweeper of abandoned sync runs, run by the backend's cron trigger (infra/model/bindings.py `SWEEP_CRON`).
  *
  * In sync mode one request carries a run from `running` to a terminal status. If the Worker dies mid-request
  * (evicted, redeployed, crashed), nothing else will ever move that run: it stays `running`/`persisting`, and a

@@ -1,0 +1,47 @@
+"""What several commands share: the admin API client from command-line arguments, and JSON-or-table output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from infra.errors import SettingsError
+from infra.model.bindings import Secret
+from infra.model.settings import StackSettings, load_settings
+from infra.ops.admin_api import AdminClient
+
+
+def add_admin_arguments(parser: argparse.ArgumentParser, stacks: list[str]) -> None:
+    """`--stack`, `--base-url`, `--token-file` and `--json`: how every admin-API command is pointed and read."""
+    parser.add_argument("--stack", required=True, choices=stacks)
+    parser.add_argument("--base-url", help="default: the stack's public_base_url; local: 127.0.0.1:$PORT")
+    parser.add_argument("--token-file", type=Path, help="file holding the admin token (default: $ADMIN_TOKEN)")
+    parser.add_argument("--json", action="store_true", help="the API's JSON as is")
+
+
+def admin_client(args: argparse.Namespace, action: str) -> AdminClient:
+    """Base URL: --base-url, else the local system's port or the stack's public URL; token: --token-file or
+    ADMIN_TOKEN."""
+    settings: StackSettings = load_settings(args.stack)
+    local = settings.environment == "local"
+    base_url = args.base_url or (f"http://127.0.0.1:{os.environ.get('PORT', '8787')}" if local
+                                 else settings.public_base_url)
+    token = args.token_file.read_text().strip() if args.token_file else os.environ.get("ADMIN_TOKEN", "")
+    if not token:
+        hint = "the token `make dev` printed" if local else (
+            f"export ADMIN_TOKEN=$(pulumi config get --stack {args.stack} {Secret.ADMIN_TOKEN.config_key})")
+        raise SettingsError(f"{action} failed: no admin token; set ADMIN_TOKEN ({hint}) or pass --token-file")
+    return AdminClient(base_url, token)
+
+
+def answer(args: argparse.Namespace, body: dict[str, Any], render: Callable[[dict[str, Any]], None]) -> int:
+    """The admin API's JSON as is with `--json`, else the human view."""
+    if args.json:
+        print(json.dumps(body, indent=2))
+    else:
+        render(body)
+    return 0

@@ -1,0 +1,2 @@
+"""The stack model: validated settings (`settings`), physical names (`naming`) and the one declaration of
+each Worker's script, bindings, consumers and crons (`bindings`). No Pulumi, no I/O beyond the stack file."""

@@ -1,0 +1,295 @@
+"""Per-environment settings: one validated model per `stacks/<env>.yaml`.
+
+Everything non-secret that differs between environments lives in the stack file and is checked here,
+strictly and before any resource is declared, so a typo fails with the file, the field and the reason
+instead of surfacing halfway through `pulumi up`. Secrets never live here (see `infra.components.secrets`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from infra.errors import SettingsError
+from infra.model.naming import check_names
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACKS_DIR = REPO_ROOT / "stacks"
+
+LocationHint = Literal["apac", "eeur", "enam", "weur", "wnam", "oc"]
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", max_length=30)]
+Hostname = Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$", max_length=253)]
+# A result host is an exact host[:port] or a `*.` suffix pattern (`*.oss-ap-southeast-1.aliyuncs.com`).
+HostPattern = Annotated[str, Field(pattern=r"^(\*\.)?[a-z0-9.-]+(:[0-9]{1,5})?$")]
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^/\s?#]+$")]
+RoutePattern = Annotated[str, Field(pattern=r"^(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}/\S*$")]
+CloudflareId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+Days = Annotated[int, Field(ge=1, le=36500)]
+
+
+class Strict(BaseModel):
+    """Base for every settings model: unknown keys and type coercion are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class LifecycleRule(Strict):
+    """Retention for one key prefix; at least one action, and objects move to IA before they expire."""
+
+    id: Slug
+    prefix: str = Field(pattern=r"^([a-z0-9_-]+/)*$")
+    expire_after_days: Days | None = None
+    infrequent_access_after_days: Days | None = None
+
+    @model_validator(mode="after")
+    def _one_action_in_order(self) -> Self:
+        if self.expire_after_days is None and self.infrequent_access_after_days is None:
+            raise ValueError("a rule needs expire_after_days, infrequent_access_after_days or both")
+        if (
+            self.expire_after_days is not None
+            and self.infrequent_access_after_days is not None
+            and self.infrequent_access_after_days >= self.expire_after_days
+        ):
+            raise ValueError(
+                f"infrequent_access_after_days ({self.infrequent_access_after_days}) must be less than "
+                f"expire_after_days ({self.expire_after_days}): objects would expire before moving"
+            )
+        return self
+
+
+class Lifecycle(Strict):
+    """The whole R2 lifecycle document: Cloudflare replaces every rule on write, so all are declared."""
+
+    abort_incomplete_multipart_after_days: Days
+    rules: list[LifecycleRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        for attr in ("id", "prefix"):
+            seen = [getattr(rule, attr) for rule in self.rules]
+            dupes = sorted({value for value in seen if seen.count(value) > 1})
+            if dupes:
+                raise ValueError(f"rule {attr}s must be distinct; repeated: {', '.join(map(repr, dupes))}")
+        return self
+
+
+class MediaDelivery(Strict):
+    """How clients fetch stored images: the backend's own `/api/media/` route, signed, or a bucket domain."""
+
+    mode: Literal["worker", "signed", "custom-domain"]
+    signed_url_ttl_seconds: Annotated[int, Field(ge=60, le=604800)] | None = None
+    custom_domain: Hostname | None = None
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> Self:
+        if self.mode == "signed" and self.signed_url_ttl_seconds is None:
+            raise ValueError("mode 'signed' needs signed_url_ttl_seconds")
+        if self.mode != "signed" and self.signed_url_ttl_seconds is not None:
+            raise ValueError(f"signed_url_ttl_seconds only applies to mode 'signed', not {self.mode!r}")
+        if (self.mode == "custom-domain") != (self.custom_domain is not None):
+            raise ValueError("custom_domain is required with mode 'custom-domain' and only allowed there")
+        return self
+
+
+class Media(Strict):
+    """R2 bucket for generated images."""
+
+    location_hint: LocationHint
+    delivery: MediaDelivery
+    lifecycle: Lifecycle
+
+
+class Metadata(Strict):
+    """D1 database for runs, assets and events."""
+
+    location_hint: LocationHint
+
+
+class ConsumerSettings(Strict):
+    """One queue consumer, in the units humans write; `infra.components.queues` converts to the API's units."""
+
+    max_batch_size: Annotated[int, Field(ge=1, le=100)]
+    max_batch_timeout_seconds: Annotated[int, Field(ge=0, le=60)]
+    max_retries: Annotated[int, Field(ge=0, le=100)]
+    retry_delay_seconds: Annotated[int, Field(ge=0, le=43200)]
+    max_concurrency: Annotated[int, Field(ge=1, le=250)]
+    message_retention_seconds: Annotated[int, Field(ge=60, le=1209600)]
+
+
+class Polling(Strict):
+    """How the consumer re-delivers itself while the upstream task runs (bounded exponential delay)."""
+
+    initial_delay_seconds: Annotated[int, Field(ge=1, le=900)]
+    max_delay_seconds: Annotated[int, Field(ge=1, le=43200)]
+    max_polls: Annotated[int, Field(ge=1, le=500)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_delay_seconds < self.initial_delay_seconds:
+            raise ValueError("max_delay_seconds must be at least initial_delay_seconds")
+        return self
+
+
+class AsyncProcessing(Strict):
+    """Queue-based generation. Off means the system is synchronous and declares no queue resources."""
+
+    enabled: bool
+    jobs: ConsumerSettings
+    dead_letter: ConsumerSettings
+    polling: Polling
+
+
+class Frontend(Strict):
+    """The public Worker: serves the page and proxies `/api/*` to the backend."""
+
+    backend_access: Literal["service-binding", "url"]
+    backend_url: HttpUrl | None = None
+    workers_dev: bool
+    custom_domain: Hostname | None = None
+    # Zone routes such as `www.example.com/*`, for hostnames that also serve other things.
+    routes: list[RoutePattern] = Field(default_factory=list)
+
+
+class Backend(Strict):
+    """The API Worker. Public only when the frontend reaches it by URL."""
+
+    workers_dev: bool
+    custom_domain: Hostname | None = None
+
+    @property
+    def public(self) -> bool:
+        return self.workers_dev or self.custom_domain is not None
+
+
+class Upstream(Strict):
+    """The image provider (DashScope) and the limits on what the backend downloads from it."""
+
+    provider: Literal["dashscope"]
+    base_url: HttpUrl
+    model: Literal["qwen-image", "qwen-image-plus", "qwen-image-plus-2026-01-09", "qwen-image-max",
+                   "qwen-image-max-2025-12-30"]
+    allowed_result_hosts: list[HostPattern] = Field(min_length=1)
+    allow_http_results: bool = False
+    request_timeout_seconds: Annotated[int, Field(ge=1, le=300)]
+    download_timeout_seconds: Annotated[int, Field(ge=1, le=300)]
+    max_image_bytes: Annotated[int, Field(ge=1024, le=100_000_000)]
+
+
+class Cloudflare(Strict):
+    """Account-specific identifiers (not secret). The zone is needed only for custom domains."""
+
+    account_id: CloudflareId
+    zone_id: CloudflareId | None = None
+
+
+class StackSettings(Strict):
+    """Everything non-secret about one environment."""
+
+    app: Slug
+    environment: Slug
+    cloudflare: Cloudflare
+    public_base_url: HttpUrl
+    protect_data: bool
+    media: Media
+    metadata: Metadata
+    queues: AsyncProcessing
+    frontend: Frontend
+    backend: Backend
+    upstream: Upstream
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        local = self.environment == "local"
+        if self.environment == "production" and not self.protect_data:
+            raise ValueError("production must set protect_data: true (bucket and database are kept on delete)")
+        if self.frontend.backend_access == "service-binding" and self.backend.public:
+            raise ValueError(
+                "backend must not be public (workers_dev false, no custom_domain) when the frontend "
+                "uses backend_access 'service-binding'"
+            )
+        if self.frontend.backend_access == "url":
+            if self.frontend.backend_url is None:
+                raise ValueError("frontend.backend_url is required with backend_access 'url'")
+            if not self.backend.public and not local:
+                raise ValueError("backend_access 'url' needs a public backend (workers_dev or custom_domain)")
+        elif self.frontend.backend_url is not None:
+            raise ValueError("frontend.backend_url only applies to backend_access 'url'")
+        if not local:
+            if self.upstream.allow_http_results:
+                raise ValueError("upstream.allow_http_results is only allowed in the local environment")
+            for name, url in (("upstream.base_url", self.upstream.base_url),
+                              ("public_base_url", self.public_base_url)):
+                if not url.startswith("https://"):
+                    raise ValueError(f"{name} must use https outside the local environment")
+        uses_zone = (self.media.delivery.custom_domain or self.frontend.custom_domain or self.backend.custom_domain
+                     or self.frontend.routes)
+        if uses_zone and self.cloudflare.zone_id is None and not local:
+            raise ValueError("cloudflare.zone_id is required when a custom_domain or route is set")
+        return self
+
+    @property
+    def async_enabled(self) -> bool:
+        return self.queues.enabled
+
+    def with_overrides(self, overrides: dict[str, Any]) -> StackSettings:
+        """A re-validated copy with dotted fields replaced (`{"upstream.base_url": ...}`); used by the
+        local launcher and tests, which vary a port or a switch without another stack file."""
+        data = self.model_dump()
+        for dotted, value in overrides.items():
+            *parents, leaf = dotted.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            if leaf not in node:
+                raise SettingsError(f"override settings '{self.environment}' failed: unknown field {dotted!r}")
+            node[leaf] = value
+        try:
+            return StackSettings.model_validate(data)
+        except ValidationError as exc:
+            raise SettingsError(_describe(self.environment, Path("<overrides>"), exc)) from None
+
+
+def stack_file(environment: str) -> Path:
+    return STACKS_DIR / f"{environment}.yaml"
+
+
+def load_settings(environment: str, path: Path | None = None) -> StackSettings:
+    """Read and validate one stack file; every problem is reported with the file and the field."""
+    path = path or stack_file(environment)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SettingsError(f"load settings '{environment}' failed: {path} does not exist; "
+                            f"known stacks: {', '.join(known_stacks())}") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"load settings '{environment}' failed: {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SettingsError(f"load settings '{environment}' failed: {path} must hold a mapping")
+    try:
+        settings = StackSettings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(_describe(environment, path, exc)) from None
+    if settings.environment != environment:
+        raise SettingsError(f"load settings '{environment}' failed: {path}: environment: "
+                            f"is {settings.environment!r} but the file is for {environment!r}")
+    problems = check_names(settings)
+    if problems:
+        raise SettingsError(f"load settings '{environment}' failed: {path}:\n" + "\n".join(problems))
+    return settings
+
+
+def known_stacks() -> list[str]:
+    return sorted(p.stem for p in STACKS_DIR.glob("*.yaml"))
+
+
+def _describe(environment: str, path: Path, exc: ValidationError) -> str:
+    lines = [f"load settings '{environment}' failed: {path} has {exc.error_count()} problem(s):"]
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = re.sub(r"^Value error, ", "", error["msg"])
+        lines.append(f"  {field}: {message}")
+    return "\n".join(lines)
