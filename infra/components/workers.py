@@ -86,6 +86,7 @@ class Worker(pulumi.ComponentResource):
             }
             or None,
             compatibility_date=COMPATIBILITY_DATE,
+            observability=cloudflare.WorkersScriptObservabilityArgs(**spec.observability.model_dump()),
             bindings=[binding_args(b, args) for b in spec.bindings],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*bound, *args.depends_on]),
         )

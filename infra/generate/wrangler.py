@@ -29,6 +29,7 @@ def render(spec: WorkerSpec, config_dir: Path) -> dict[str, Any]:
         "main": rel(spec.source_dir / MAIN_MODULE),
         "compatibility_date": COMPATIBILITY_DATE,
         "workers_dev": spec.workers_dev,
+        "observability": spec.observability.model_dump(),
     }
     by_kind = lambda kind: [b for b in spec.bindings if b.kind == kind]  # noqa: E731
     if r2 := by_kind(Kind.R2):

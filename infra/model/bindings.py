@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from infra.model.naming import Role, physical_name
-from infra.model.settings import REPO_ROOT, ConsumerSettings, StackSettings
+from infra.model.settings import REPO_ROOT, ConsumerSettings, Observability, StackSettings
 
 WORKER_SRC = REPO_ROOT / "worker_src"
 MIGRATIONS_DIR = WORKER_SRC / "migrations"
@@ -74,6 +74,8 @@ class WorkerSpec:
     script_name: str
     bindings: tuple[Binding, ...]
     workers_dev: bool
+    # Workers Logs: Pulumi `WorkersScript.observability`, wrangler `observability`.
+    observability: Observability
     custom_domain: str | None = None
     routes: tuple[str, ...] = ()
     queue_consumers: tuple[QueueConsumer, ...] = field(default_factory=tuple)
@@ -163,6 +165,7 @@ def _backend(settings: StackSettings) -> WorkerSpec:
         script_name=name(Role.BACKEND),
         bindings=tuple(bindings),
         workers_dev=settings.backend.workers_dev,
+        observability=settings.observability,
         custom_domain=settings.backend.custom_domain,
         queue_consumers=consumers,
         crons=(SWEEP_CRON,),
@@ -183,6 +186,7 @@ def _frontend(settings: StackSettings) -> WorkerSpec:
             *_text(ENVIRONMENT=settings.environment, BACKEND_ACCESS=frontend.backend_access),
         ),
         workers_dev=frontend.workers_dev,
+        observability=settings.observability,
         custom_domain=frontend.custom_domain,
         routes=tuple(frontend.routes),
     )

@@ -179,6 +179,18 @@ class Upstream(Strict):
     max_image_bytes: Annotated[int, Field(ge=1024, le=100_000_000)]
 
 
+class Observability(Strict):
+    """Workers Logs of both Workers. The fields are the Workers script API's `observability` object, which
+    Pulumi's `WorkersScript.observability` and wrangler's `observability` both take as they are.
+
+    Head sampling keeps or drops a whole invocation before it runs, so a kept invocation has every line.
+    """
+
+    enabled: bool
+    # Fraction of invocations whose logs are kept: 1 keeps all, 0.1 one in ten.
+    head_sampling_rate: Annotated[float, Field(gt=0, le=1)]
+
+
 class Cloudflare(Strict):
     """Account-specific identifiers (not secret). The zone is needed only for custom domains."""
 
@@ -200,12 +212,15 @@ class StackSettings(Strict):
     frontend: Frontend
     backend: Backend
     upstream: Upstream
+    observability: Observability
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         local = self.environment == "local"
         if self.environment == "production" and not self.protect_data:
             raise ValueError("production must set protect_data: true (bucket and database are kept on delete)")
+        if self.environment == "production" and not self.observability.enabled:
+            raise ValueError("production must set observability.enabled: true (the runbook reads Workers Logs)")
         if self.frontend.backend_access == "service-binding" and self.backend.public:
             raise ValueError(
                 "backend must not be public (workers_dev false, no custom_domain) when the frontend "

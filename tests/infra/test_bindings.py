@@ -77,6 +77,23 @@ def test_wrangler_cron_triggers_equal_the_pulumi_schedules(plan_of, stack: str, 
     assert _read(paths[Role.BACKEND])["triggers"] == {"crons": ["*/5 * * * *"]}
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_wrangler_observability_equals_the_pulumi_observability(plan_of, stack: str, tmp_path: Path) -> None:
+    paths = write_wrangler_configs(load_settings(stack), SECRETS, tmp_path)
+    plan = plan_of(stack)
+    for role, path in paths.items():
+        deployed = plan.one("WorkersScript", f"{role}-script").inputs["observability"]
+        local = _read(path)["observability"]
+        assert local == {"enabled": deployed["enabled"], "head_sampling_rate": deployed["headSamplingRate"]}, role
+        assert local == load_settings(stack).observability.model_dump(), role
+
+
+def test_wrangler_sampling_rate_comes_from_the_stack_file(write_stack, tmp_path: Path) -> None:
+    path = write_stack("staging", lambda d: d["observability"].update(enabled=False, head_sampling_rate=0.25))
+    for role, config in write_wrangler_configs(load_settings("staging", path), SECRETS, tmp_path / "cfg").items():
+        assert _read(config)["observability"] == {"enabled": False, "head_sampling_rate": 0.25}, role
+
+
 def test_secrets_go_to_dev_vars_only(tmp_path: Path) -> None:
     paths = write_wrangler_configs(load_settings("staging"), SECRETS, tmp_path)
     for path in paths.values():

@@ -174,3 +174,16 @@ def test_an_invalid_file_fails_the_program_before_any_resource_is_declared(write
 def test_a_route_must_name_a_host_and_a_path(write_stack) -> None:
     message = _error(write_stack, "staging", lambda d: d["frontend"].update(routes=["example.com"]))
     assert "  frontend.routes.0: String should match pattern" in message
+
+
+@pytest.mark.parametrize(("rate", "reason"), [(0, "Input should be greater than 0"),
+                                            (1.5, "Input should be less than or equal to 1"),
+                                            ("1", "Input should be a valid number")])
+def test_head_sampling_rate_is_a_fraction_of_invocations(write_stack, rate: object, reason: str) -> None:
+    message = _error(write_stack, "staging", lambda d: d["observability"].update(head_sampling_rate=rate))
+    assert message.endswith(f"has 1 problem(s):\n  observability.head_sampling_rate: {reason}")
+
+
+def test_production_keeps_workers_logs_on(write_stack) -> None:
+    message = _error(write_stack, "production", lambda d: d["observability"].update(enabled=False))
+    assert "production must set observability.enabled: true (the runbook reads Workers Logs)" in message

@@ -35,6 +35,23 @@ def test_scripts_are_es_modules_whose_hash_tracks_the_code(plan_of, role: str) -
 
 
 @pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("role", ["backend", "frontend"])
+def test_both_scripts_send_workers_logs_at_the_stack_sampling_rate(plan_of, stack: str, role: str) -> None:
+    observability = load_settings(stack).observability
+    script = plan_of(stack).one("WorkersScript", f"{role}-script").inputs
+    assert script["observability"] == {"enabled": observability.enabled,
+                                       "headSamplingRate": observability.head_sampling_rate}
+
+
+def test_the_sampling_rate_comes_from_the_stack_file(write_stack) -> None:
+    path = write_stack("production", lambda d: d["observability"].update(head_sampling_rate=0.25))
+    plan = run_plan("production", {**placeholder_config(), "qwen-image:settings": str(path)})
+    for role in ("backend", "frontend"):
+        assert plan.one("WorkersScript", f"{role}-script").inputs["observability"] == {
+            "enabled": True, "headSamplingRate": 0.25}, role
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_backend_binds_storage_by_physical_name(plan_of, stack: str) -> None:
     bindings = {b["name"]: b for b in plan_of(stack).one("WorkersScript", "backend-script").inputs["bindings"]}
     assert bindings["MEDIA"] == {"name": "MEDIA", "type": "r2_bucket", "bucketName": f"qwen-image-{stack}-media"}
