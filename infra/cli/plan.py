@@ -1,4 +1,5 @@
-"""`plan` and `diff`: what a stack declares, evaluated offline under Pulumi's mocks, and how two stacks differ."""
+"""`plan`, `diff` and `review`: what a stack declares, evaluated offline under Pulumi's mocks, how two stacks
+differ, and both as the Markdown of a pull request's comment."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import json
 from dataclasses import asdict
 
 from rich.console import Console
-from rich.table import Table
 
 from infra.plan import run_plan
 from infra.plan.diff import diff_plans
-from infra.plan.render import print_plan
+from infra.plan.render import diff_table, print_plan
+from infra.plan.review import review
 
 
 def _plan(args: argparse.Namespace, console: Console) -> int:
@@ -28,13 +29,14 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps([asdict(d) for d in differences], indent=2))
         return 0
-    table = Table(title=f"{args.left} vs {args.right}: {len(differences)} differences")
-    for column in ("resource", "field", args.left, args.right):
-        table.add_column(column)
-    for d in differences:
-        table.add_row(d.resource, d.field, json.dumps(d.left), json.dumps(d.right))
-    console.print(table)
+    console.print(diff_table(args.left, args.right, differences))
     return 0
+
+
+def _review(args: argparse.Namespace, _console: Console) -> int:
+    document, ok = review(args.stacks)
+    print(document)
+    return 0 if ok else 1
 
 
 def register(commands: argparse._SubParsersAction, stacks: list[str]) -> None:
@@ -48,3 +50,8 @@ def register(commands: argparse._SubParsersAction, stacks: list[str]) -> None:
     diff.add_argument("right", choices=stacks)
     diff.add_argument("--json", action="store_true")
     diff.set_defaults(run=_diff)
+
+    review_ = commands.add_parser("review", help="plans of the stacks and the diff of each neighbouring pair, "
+                                                 "as the Markdown of a pull request comment")
+    review_.add_argument("stacks", nargs="+", choices=stacks, help="in rollout order, e.g. staging production")
+    review_.set_defaults(run=_review)

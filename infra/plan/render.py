@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from infra.plan.diff import Difference
 from infra.plan.monitor import Plan, PlannedResource
 
 SECONDS_PER_DAY = 86_400
@@ -76,3 +77,12 @@ def print_plan(plan: Plan, console: Console) -> None:
     for key, value in plan.outputs.items():
         outputs.add_row(key, _scalar(value))
     console.print(outputs)
+
+
+def diff_table(left: str, right: str, differences: list[Difference]) -> Table:
+    table = Table(title=f"{left} vs {right}: {len(differences)} differences")
+    for column in ("resource", "field", left, right):
+        table.add_column(column)
+    for d in differences:
+        table.add_row(d.resource, d.field, json.dumps(d.left), json.dumps(d.right))
+    return table
