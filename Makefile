@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup dev test lint typecheck plan migrate bench clean
+.PHONY: setup dev test lint typecheck generate plan migrate bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -42,6 +42,10 @@ lint: setup
 ## Type-check the Workers' JavaScript (JSDoc, // @ts-check) against the Workers runtime types.
 typecheck: setup
 	node_modules/.bin/tsc -p tsconfig.json
+
+## Rewrite each Worker's worker_src/<role>/contract.js from infra/model (contract.py, bindings.py); commit the result.
+generate: setup
+	$(PY) -m infra generate
 
 ## Offline plan of a stack: make plan STACK=production
 plan: setup

@@ -12,3 +12,7 @@ class SettingsError(InfraError):
 
 class SecretsError(SettingsError):
     """A required secret is missing from the stack's Pulumi config."""
+
+
+class DeclarationError(InfraError):
+    """A Worker binding has no value to bind (an unknown D1 id, a missing secret): refused before it is declared."""

@@ -40,6 +40,8 @@ import httpx
 from infra.d1.executors import D1Error, LocalD1Executor
 from infra.d1.migrations import MigrationError, MigrationRunner, discover
 from infra.generate.wrangler import write_wrangler_configs
+from infra.model.bindings import WorkerSpec
+from infra.model.contract import ErrorCode
 from infra.model.naming import Role, physical_name
 from infra.model.settings import REPO_ROOT, StackSettings, load_settings
 from localdev.standin import StandIn
@@ -162,6 +164,9 @@ class LocalSystem:
 
     `overrides` are dotted stack fields applied after the launcher's own (tests set timeouts, limits, the
     delivery mode or `frontend.backend_access: url`); `extra_result_hosts` widen the download allowlist.
+    `edit_workers` changes a Worker's declaration before its config is written, and `ready_status` is what
+    `/api/health` must answer for the system to count as started: a test of a misconfigured Worker removes a
+    binding and waits for 503. Otherwise a Worker that answers 503 `misconfigured` fails the start at once.
     """
 
     def __init__(
@@ -176,6 +181,8 @@ class LocalSystem:
         extra_result_hosts: Sequence[str] = (),
         startup_timeout: float = 90.0,
         echo: TextIO | None = None,
+        edit_workers: Callable[[WorkerSpec], WorkerSpec] | None = None,
+        ready_status: int = 200,
     ) -> None:
         self.port = port or free_port()
         self.state_dir = state_dir
@@ -188,6 +195,8 @@ class LocalSystem:
         self._extra_hosts = list(extra_result_hosts)
         self._startup_timeout = startup_timeout
         self._echo = echo
+        self._edit_workers = edit_workers
+        self._ready_status = ready_status
         self._secrets: dict[str, str] = {}
         self.standin: StandIn | None = None
         self.settings: StackSettings | None = None
@@ -290,7 +299,7 @@ class LocalSystem:
             "MEDIA_SIGNING_KEY": secrets.token_urlsafe(32),
             "ADMIN_TOKEN": self.admin_token,
         }
-        paths = write_wrangler_configs(settings, self._secrets, self.config_dir)
+        paths = write_wrangler_configs(settings, self._secrets, self.config_dir, edit=self._edit_workers)
         self._apply_migrations()
         backend, frontend = str(paths[Role.BACKEND]), str(paths[Role.FRONTEND])
         if self.backend_port is not None:  # url mode: the frontend reaches a separately served backend
@@ -343,7 +352,8 @@ class LocalSystem:
         self._servers.append(_Server(name, cmd, wrangler_env(self.state_dir), log_path, self._echo))
 
     def _wait_healthy(self, base_url: str) -> None:
-        """Poll `/api/health` until it answers 200, a server exits, or the deadline passes."""
+        """Poll `/api/health` until it answers `ready_status`, a server exits, or the deadline passes; a Worker
+        that says it is misconfigured will not get better, so that fails at once with its answer."""
         deadline = time.monotonic() + self._startup_timeout
         last = "no answer yet"
         with httpx.Client(timeout=5.0) as client:
@@ -353,9 +363,11 @@ class LocalSystem:
                     raise self._failure(f"{dead[0].name} exited with {dead[0].proc.returncode}")
                 try:
                     response = client.get(f"{base_url}/api/health")
-                    if response.status_code == 200:
+                    if response.status_code == self._ready_status:
                         return
-                    last = f"HTTP {response.status_code}: {response.text[:200]}"
+                    last = f"HTTP {response.status_code}: {response.text[:1000]}"
+                    if _error_code(response) == ErrorCode.MISCONFIGURED:
+                        raise self._failure(f"{base_url}/api/health answered {last}")
                 except httpx.HTTPError as exc:
                     last = f"{type(exc).__name__}: {exc}"
                 time.sleep(0.2)
@@ -369,6 +381,15 @@ class LocalSystem:
         if self.settings is None:
             raise LocalSystemError("local system not started: settings are known only after start()")
         return self.settings
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 def main_env_upstream(environ: Mapping[str, str]) -> Upstream | None:

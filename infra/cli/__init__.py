@@ -1,4 +1,4 @@
-"""`python -m infra`: offline plan and stack diff, D1 migrations, and support queries over workflow runs.
+"""`python -m infra`: offline plan and stack diff, D1 migrations, support queries, the Workers' contract.js.
 
 Each command group is a module with a `register(commands, stacks)`; this module only assembles the parser
 and turns the project's errors into one red line and exit code 2.
@@ -13,11 +13,11 @@ from collections.abc import Sequence
 import pulumi
 from rich.console import Console
 
-from infra.cli import migrate, plan, runs
+from infra.cli import generate, migrate, plan, runs
 from infra.errors import InfraError
 from infra.model.settings import known_stacks
 
-COMMANDS = (plan, migrate, runs)
+COMMANDS = (plan, migrate, runs, generate)
 
 
 def build_parser() -> argparse.ArgumentParser:

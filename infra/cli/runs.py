@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 
 from infra.cli.common import add_admin_arguments, admin_client, answer
-from infra.ops.admin_api import MAX_LIMIT, STATUSES, RunFilters, parse_time, print_run, print_runs
+from infra.model.contract import LIMITS, RunStatus
+from infra.ops.admin_api import RunFilters, parse_time, print_run, print_runs
 
 
 def _runs_list(args: argparse.Namespace, console: Console) -> int:
@@ -43,8 +44,8 @@ def _time(value: str) -> str:
 
 
 def _limit(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be an integer from 1 to {MAX_LIMIT}")
+    if not value.isdigit() or not 1 <= int(value) <= LIMITS.list_max:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to {LIMITS.list_max}")
     return int(value)
 
 
@@ -58,11 +59,11 @@ def register(commands: argparse._SubParsersAction, stacks: list[str]) -> None:
         return parser
 
     listing = admin_command("list", "runs, newest first, filtered")
-    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--status", choices=tuple(RunStatus))
     listing.add_argument("--since", type=_time, help="24h, 30m, 7d (ago) or an ISO 8601 time")
     listing.add_argument("--until", type=_time, help="same forms as --since; exclusive")
     listing.add_argument("--request-id", help="the X-Request-Id the run was created under")
-    listing.add_argument("--limit", type=_limit, help=f"1..{MAX_LIMIT} (API default 20)")
+    listing.add_argument("--limit", type=_limit, help=f"1..{LIMITS.list_max} (API default {LIMITS.list_default})")
     listing.add_argument("--cursor", help="next page, as printed after the table")
     listing.set_defaults(run=_runs_list)
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.model.bindings import COMPATIBILITY_DATE, MAIN_MODULE, Binding, Kind, WorkerSpec
+from infra.model.bindings import MAIN_MODULE, Binding, Kind, WorkerSpec
+from infra.model.contract import COMPATIBILITY_DATE
 from infra.model.settings import REPO_ROOT
 
 MODULE_CONTENT_TYPE = "application/javascript+module"

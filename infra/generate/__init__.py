@@ -1,1 +1,2 @@
-"""Files derived from the stack model for the tools that cannot read Python: wrangler configs (`wrangler`)."""
+"""Files derived from the stack model for the tools that cannot read Python: local wrangler configs (`wrangler`)
+and each Worker's committed `contract.js` (`contract`)."""

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from infra.errors import SecretsError
-from infra.model.bindings import COMPATIBILITY_DATE, MAIN_MODULE, MIGRATIONS_DIR, Kind, WorkerSpec, declare_workers
+from infra.model.bindings import MAIN_MODULE, MIGRATIONS_DIR, Kind, WorkerSpec, declare_workers
+from infra.model.contract import COMPATIBILITY_DATE
 from infra.model.naming import Role
 from infra.model.settings import REPO_ROOT, StackSettings
 
@@ -75,15 +76,18 @@ def write_wrangler_configs(
     settings: StackSettings,
     secrets: Mapping[str, str],
     out_dir: Path | None = None,
+    edit: Callable[[WorkerSpec], WorkerSpec] | None = None,
 ) -> dict[Role, Path]:
     """Write both Workers' configs (and `.dev.vars` with `secrets`); returns the config path per role.
 
     Every secret binding the declaration lists must be given a value, so a local run never starts with a
-    Worker that lacks one.
+    Worker that lacks one. `edit` changes a declaration before it is written; tests use it to start a Worker
+    with a binding removed or malformed.
     """
     out_dir = out_dir or GENERATED_DIR / settings.environment
     paths: dict[Role, Path] = {}
-    for spec in declare_workers(settings):
+    for declared in declare_workers(settings):
+        spec = edit(declared) if edit else declared
         config_dir = out_dir / str(spec.role)
         config_dir.mkdir(parents=True, exist_ok=True)
         path = config_dir / "wrangler.jsonc"

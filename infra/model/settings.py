@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from infra.errors import SettingsError
+from infra.model.contract import ASYNC_MODELS, MEDIA_KEY_PREFIX, MODELS
 from infra.model.naming import check_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +26,11 @@ Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", max_length=30)
 Hostname = Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$", max_length=253)]
 # A result host is an exact host[:port] or a `*.` suffix pattern (`*.oss-ap-southeast-1.aliyuncs.com`).
 HostPattern = Annotated[str, Field(pattern=r"^(\*\.)?[a-z0-9.-]+(:[0-9]{1,5})?$")]
-HttpUrl = Annotated[str, Field(pattern=r"^https?://[^/\s?#]+$")]
+# An origin without a path; the Workers check their URL bindings with the same pattern (infra.model.bindings).
+HTTP_ORIGIN = r"^https?://[^/\s?#]+$"
+HttpUrl = Annotated[str, Field(pattern=HTTP_ORIGIN)]
+# Any model of the contract; whether it serves the async API is checked with `queues.enabled`.
+Model = Literal[tuple(MODELS)]  # type: ignore[valid-type]
 RoutePattern = Annotated[str, Field(pattern=r"^(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}/\S*$")]
 CloudflareId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 Days = Annotated[int, Field(ge=1, le=36500)]
@@ -62,18 +67,33 @@ class LifecycleRule(Strict):
 
 
 class Lifecycle(Strict):
-    """The whole R2 lifecycle document: Cloudflare replaces every rule on write, so all are declared."""
+    """The whole R2 lifecycle document: Cloudflare replaces every rule on write, so all are declared.
+
+    Every rule must cover the key prefix the backend writes (`MEDIA_KEY_PREFIX`): a rule on another prefix
+    applies to nothing, so renaming the prefix would otherwise switch retention off without a word.
+    """
 
     abort_incomplete_multipart_after_days: Days
     rules: list[LifecycleRule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:
-        for attr in ("id", "prefix"):
+        for attr, plural in (("id", "ids"), ("prefix", "prefixes")):
             seen = [getattr(rule, attr) for rule in self.rules]
             dupes = sorted({value for value in seen if seen.count(value) > 1})
             if dupes:
-                raise ValueError(f"rule {attr}s must be distinct; repeated: {', '.join(map(repr, dupes))}")
+                raise ValueError(f"rule {plural} must be distinct; repeated: {', '.join(map(repr, dupes))}")
+        return self
+
+    @model_validator(mode="after")
+    def _cover_the_media_keys(self) -> Self:
+        for rule in self.rules:
+            if not MEDIA_KEY_PREFIX.startswith(rule.prefix):
+                raise ValueError(
+                    f"rule {rule.id!r} has prefix {rule.prefix!r}, but the backend writes every object under "
+                    f"{MEDIA_KEY_PREFIX!r} (infra/model/contract.py MEDIA_KEY_PREFIX), so the rule would apply to "
+                    f"nothing: set its prefix to {MEDIA_KEY_PREFIX!r} (or '' for the whole bucket)"
+                )
         return self
 
 
@@ -170,8 +190,7 @@ class Upstream(Strict):
 
     provider: Literal["dashscope"]
     base_url: HttpUrl
-    model: Literal["qwen-image", "qwen-image-plus", "qwen-image-plus-2026-01-09", "qwen-image-max",
-                   "qwen-image-max-2025-12-30"]
+    model: Model
     allowed_result_hosts: list[HostPattern] = Field(min_length=1)
     allow_http_results: bool = False
     request_timeout_seconds: Annotated[int, Field(ge=1, le=300)]
@@ -240,6 +259,12 @@ class StackSettings(Strict):
                               ("public_base_url", self.public_base_url)):
                 if not url.startswith("https://"):
                     raise ValueError(f"{name} must use https outside the local environment")
+        model = self.upstream.model
+        if self.queues.enabled and model not in ASYNC_MODELS:
+            raise ValueError(
+                f"upstream.model {model!r} serves only synchronous calls, so with queues.enabled: true every run "
+                f"would fail: use one of {', '.join(map(repr, ASYNC_MODELS))} or set queues.enabled: false"
+            )
         uses_zone = (self.media.delivery.custom_domain or self.frontend.custom_domain or self.backend.custom_domain
                      or self.frontend.routes)
         if uses_zone and self.cloudflare.zone_id is None and not local:

@@ -18,8 +18,6 @@ from rich.table import Table
 
 from infra.errors import InfraError
 
-STATUSES = ("queued", "submitted", "running", "persisting", "succeeded", "failed", "dead_lettered")
-MAX_LIMIT = 100  # the API's `limit` ceiling
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

@@ -1,7 +1,9 @@
 """DashScope's side of the wire: paths, models, sizes, request validation and response bodies.
 
 Why one module: everything here is pinned by ``shared/reference/dashscope-api.md`` (sections 1-4), so
-a change to the upstream contract is a change to this file and nowhere else.
+a change to the upstream contract is a change to this file and nowhere else. The models with their modes,
+the sizes and the prompt and seed limits are the project's one declaration of them (`infra.model.contract`),
+so the stand-in and the backend cannot disagree about what the provider accepts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from datetime import timedelta, timezone
 from email.message import Message
 from typing import Any
+
+from infra.model import contract
 
 __all__ = [
     "ASYNC_PATH",
@@ -40,16 +44,14 @@ ASYNC_PATH = "/api/v1/services/aigc/text2image/image-synthesis"
 TASK_RE = re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)$")
 CANCEL_RE = re.compile(r"^/api/v1/tasks/(?P<task_id>[^/]+)/cancel$")
 
-SYNC_MODELS = frozenset(
-    {"qwen-image-max", "qwen-image-max-2025-12-30", "qwen-image-plus", "qwen-image-plus-2026-01-09", "qwen-image"}
-)
-ASYNC_MODELS = frozenset({"qwen-image", "qwen-image-plus"})
+SYNC_MODELS = frozenset(model for model, modes in contract.MODELS.items() if contract.Mode.SYNC in modes)
+ASYNC_MODELS = frozenset(contract.ASYNC_MODELS)
 # Current (2026) size table; the first entry is the default.
-SIZES: tuple[str, ...] = ("1664*928", "1472*1104", "1328*1328", "1104*1472", "928*1664")
+SIZES: tuple[str, ...] = contract.SIZES
 DEFAULT_SIZE = SIZES[0]
-PROMPT_MAX = 800
-NEGATIVE_PROMPT_MAX = 500
-SEED_MAX = 2147483647
+PROMPT_MAX = contract.LIMITS.prompt_chars
+NEGATIVE_PROMPT_MAX = contract.LIMITS.negative_prompt_chars
+SEED_MAX = contract.LIMITS.seed_max
 CHINA_TZ = timezone(timedelta(hours=8))  # DashScope timestamps look like UTC+8 (UNCONFIRMED).
 
 MSG_INVALID_KEY = "Invalid API-key provided."

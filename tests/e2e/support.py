@@ -19,10 +19,9 @@ from typing import Any
 import httpx
 
 from infra.d1.executors import local_database_path, miniflare_sqlite
+from infra.model.contract import SIZES, TERMINAL
 from localdev.standin import render_png
 from localdev.system import LocalSystem
-
-SIZES = {"1664*928": (1664, 928), "1328*1328": (1328, 1328), "928*1664": (928, 1664)}
 
 
 def sha256(data: bytes) -> str:
@@ -31,7 +30,9 @@ def sha256(data: bytes) -> str:
 
 def expected_png(prompt: str, seed: int, size: str = "1664*928") -> bytes:
     """The exact bytes the stand-in renders for a request (it is deterministic in prompt, seed and size)."""
-    width, height = SIZES[size]
+    if size not in SIZES:
+        raise ValueError(f"{size!r} is not one of the API's sizes {SIZES}")
+    width, height = (int(side) for side in size.split("*"))
     return render_png(prompt, seed, width, height)
 
 
@@ -221,7 +222,7 @@ def assert_failed_cleanly(
     return run
 
 
-FINISHED = ("succeeded", "failed", "dead_lettered")
+FINISHED = tuple(TERMINAL)
 
 
 def wait_for_run(api: httpx.Client, run_id: str, statuses: tuple[str, ...] = FINISHED,

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 
 import httpx
 import pytest
 
+from infra.model.contract import LIMITS, SIZES, TERMINAL
 from localdev.system import LocalSystem
 from tests.e2e.support import StandInControl, error_of
 
@@ -23,6 +26,15 @@ def test_page_has_the_prompt_box_and_its_script(api: httpx.Client) -> None:
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
     assert 'fetch("/api/generate"' in script.text and "Idempotency-Key" in script.text
+
+
+def test_the_page_offers_what_the_api_accepts(api: httpx.Client) -> None:
+    page = api.get("/").text
+    assert re.findall(r"<option>([^<]*)</option>", page) == list(SIZES)
+    assert f'<textarea id="prompt" name="prompt" maxlength="{LIMITS.prompt_chars}"' in page
+    assert f'<input id="negative_prompt" name="negative_prompt" maxlength="{LIMITS.negative_prompt_chars}">' in page
+    assert f'max="{LIMITS.seed_max}"' in page
+    assert f"const FINISHED = {json.dumps(list(TERMINAL), separators=(',', ':'))};" in api.get("/app.js").text
 
 
 def test_frontend_unknown_path_and_method(api: httpx.Client) -> None:

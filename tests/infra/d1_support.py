@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from infra.model.bindings import COMPATIBILITY_DATE
+from infra.model.contract import COMPATIBILITY_DATE
 from infra.model.settings import REPO_ROOT
 
 WRANGLER_JS = REPO_ROOT / "node_modules" / "wrangler" / "bin" / "wrangler.js"

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import typing
 
 from pydantic import BaseModel
 
+from infra.model.contract import (
+    ASYNC_MODELS,
+    ERROR_STATUS,
+    LIMITS,
+    MEDIA_KEY_PREFIX,
+    MODELS,
+    SIZES,
+    EventType,
+    RunStatus,
+)
 from infra.model.settings import REPO_ROOT, StackSettings
 
 
@@ -41,3 +52,39 @@ def test_settings_reference_lists_every_field() -> None:
         if written not in text:
             missing.append(path)
     assert missing == [], f"docs/settings.md does not describe: {missing}"
+
+
+def test_the_api_reference_lists_every_error_code_with_its_status() -> None:
+    text = (REPO_ROOT / "docs" / "api.md").read_text()
+    rows = [(code, int(status)) for status, code in re.findall(r"^\| (\d{3}) \| `([a-z_]+)` \|", text, re.MULTILINE)]
+    assert sorted(rows) == sorted((str(code), status) for code, status in ERROR_STATUS.items())
+
+
+def test_the_api_reference_names_every_run_status_and_event_type() -> None:
+    text = (REPO_ROOT / "docs" / "api.md").read_text()
+    assert [s for s in RunStatus if f"`{s}`" not in text] == []
+    assert [e for e in EventType if f'"{e}"' not in text and f"`{e}`" not in text] == []
+
+
+def test_the_settings_reference_names_every_model_and_the_ones_that_serve_async() -> None:
+    row = next(line for line in (REPO_ROOT / "docs" / "settings.md").read_text().splitlines()
+               if line.startswith("| `upstream.model` |"))
+    assert [m for m in MODELS if f"`{m}`" not in row] == []
+    assert f"only {' and '.join(f'`{m}`' for m in ASYNC_MODELS)} are accepted" in row
+
+
+def test_the_api_reference_states_the_contract_limits_and_sizes() -> None:
+    text = (REPO_ROOT / "docs" / "api.md").read_text()
+    dash = "\N{EN DASH}"  # the docs write ranges with it
+    sizes = ", ".join(f"`{size}`" + (" (provider default)" if i == 0 else "") for i, size in enumerate(SIZES))
+    stated = [
+        f"at most {LIMITS.body_bytes // 1024} KiB",
+        f"| `prompt` | string | required, 1{dash}{LIMITS.prompt_chars} characters",
+        f"| `negative_prompt` | string | optional, at most {LIMITS.negative_prompt_chars} characters |",
+        f"| `size` | string | optional, one of {sizes} |",
+        f"| `seed` | integer | optional, 0{dash}{LIMITS.seed_max} |",
+        f"`Idempotency-Key` (optional): 1{dash}{LIMITS.idempotency_key_chars} printable ASCII characters",
+        f"| `limit` | 1{dash}{LIMITS.list_max}, default {LIMITS.list_default} |",
+        f"Objects are stored at `{MEDIA_KEY_PREFIX}<yyyy>/<mm>/<dd>/<run_id>/<index>.png`",
+    ]
+    assert [line for line in stated if line not in text] == []

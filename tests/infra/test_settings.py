@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from infra.errors import SettingsError
+from infra.model.contract import ASYNC_MODELS, MODELS
 from infra.model.naming import check_names
 from infra.model.settings import StackSettings, load_settings
 from infra.plan import PlanError, placeholder_config, run_plan
@@ -67,7 +68,51 @@ def test_two_rules_for_one_prefix_are_an_invalid_lifecycle(write_stack) -> None:
         rules.append({**rules[0], "id": "other"})
 
     message = _error(write_stack, "staging", mutate)
-    assert "rule prefixs must be distinct; repeated: 'generated/'" in message
+    assert message.endswith("  media.lifecycle: rule prefixes must be distinct; repeated: 'generated/'")
+
+
+def test_two_rules_with_one_id_are_an_invalid_lifecycle(write_stack) -> None:
+    def mutate(d):
+        rules = d["media"]["lifecycle"]["rules"]
+        rules.append({**rules[0], "prefix": ""})
+
+    message = _error(write_stack, "staging", mutate)
+    assert message.endswith("  media.lifecycle: rule ids must be distinct; repeated: 'generated-retention'")
+
+
+def test_a_rule_off_the_media_key_prefix_is_refused_so_retention_cannot_switch_off(write_stack) -> None:
+    message = _error(write_stack, "production",
+                     lambda d: d["media"]["lifecycle"]["rules"][0].update(prefix="images/"))
+    assert message.endswith(
+        "  media.lifecycle: rule 'generated-retention' has prefix 'images/', but the backend writes every object "
+        "under 'generated/' (infra/model/contract.py MEDIA_KEY_PREFIX), so the rule would apply to nothing: set its "
+        "prefix to 'generated/' (or '' for the whole bucket)"
+    )
+
+
+def test_a_rule_for_the_whole_bucket_covers_the_media_keys(write_stack) -> None:
+    path = write_stack("staging", lambda d: d["media"]["lifecycle"]["rules"][0].update(prefix=""))
+    assert load_settings("staging", path).media.lifecycle.rules[0].prefix == ""
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m not in ASYNC_MODELS])
+def test_a_sync_only_model_is_refused_with_async_processing(write_stack, model: str) -> None:
+    message = _error(write_stack, "staging", lambda d: d["upstream"].update(model=model))
+    assert message.endswith(
+        f"  (top level): upstream.model '{model}' serves only synchronous calls, so with queues.enabled: true every "
+        "run would fail: use one of 'qwen-image', 'qwen-image-plus' or set queues.enabled: false"
+    )
+
+
+def test_a_sync_only_model_is_accepted_without_async_processing() -> None:
+    settings = load_settings("local").with_overrides({"upstream.model": "qwen-image-max"})
+    assert (settings.upstream.model, settings.queues.enabled) == ("qwen-image-max", False)
+
+
+def test_settings_accept_exactly_the_contract_models(write_stack) -> None:
+    message = _error(write_stack, "local", lambda d: d["upstream"].update(model="qwen-image-2.0"))
+    assert "  upstream.model: Input should be 'qwen-image', 'qwen-image-plus', 'qwen-image-plus-2026-01-09', " \
+           "'qwen-image-max' or 'qwen-image-max-2025-12-30'" in message
 
 
 def test_lifecycle_requires_the_abort_multipart_setting(write_stack) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.model.bindings import COMPATIBILITY_DATE, SWEEP_MARGIN_SECONDS
+from infra.model.bindings import SWEEP_MARGIN_SECONDS
+from infra.model.contract import COMPATIBILITY_DATE
 from infra.model.settings import REPO_ROOT, load_settings
 from infra.plan import PLACEHOLDER_SECRET, SECRET_MASK, PlanError, placeholder_config, run_plan
 

@@ -337,6 +337,13 @@ def test_async_submit_answers_pending_with_task_id_and_request_id(client: httpx.
     uuid.UUID(body["output"]["task_id"])
 
 
+@pytest.mark.parametrize("model", ["qwen-image-max", "qwen-image-max-2025-12-30", "qwen-image-plus-2026-01-09"])
+def test_async_submit_of_a_model_without_async_api_is_refused(client: httpx.Client, model: str) -> None:
+    r = client.post(ASYNC, headers=ASYNC_HEADERS, json={"model": model, "input": {"prompt": "x"}})
+    assert (r.status_code, r.json()["code"]) == (400, "InvalidParameter")
+    assert r.json()["message"] == f"Model {model} does not support asynchronous calls; use the synchronous API."
+
+
 def test_async_negative_prompt_is_accepted_in_input_or_parameters(client: httpx.Client) -> None:
     a = submit(client, input={"prompt": "x", "negative_prompt": "from-input"})
     b = submit(client, parameters={"negative_prompt": "from-parameters"})

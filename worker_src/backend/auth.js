@@ -1,6 +1,7 @@
 // @ts-check
 /** Admin routes: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time; no token set = no access. */
 
+import { ERROR } from "./contract.js";
 import { HttpError } from "./http.js";
 
 const encoder = new TextEncoder();
@@ -9,7 +10,7 @@ const encoder = new TextEncoder();
 export async function requireAdmin(request, cfg) {
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.get("authorization") || "");
   if (!cfg.adminToken || !match || !(await sameSecret(match[1], cfg.adminToken))) {
-    throw new HttpError(401, "unauthorized", "this route needs Authorization: Bearer <admin token>", {
+    throw new HttpError(ERROR.UNAUTHORIZED, "this route needs Authorization: Bearer <admin token>", {
       headers: { "WWW-Authenticate": 'Bearer realm="admin"' },
     });
   }

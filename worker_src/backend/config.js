@@ -1,46 +1,22 @@
 // @ts-check
 /**
- * The backend's `env`, as declared once in infra/model/bindings.py, parsed into typed settings. Vars arrive as
- * strings; parsing them in one place keeps `Number(...)` and `=== "true"` out of the routes.
+ * The backend's `env` (declared in infra/model/bindings.py; its typedef and check are generated into
+ * contract.js) parsed into typed settings. Nothing here has a default: a binding that is missing or malformed
+ * throws `Misconfigured` naming it, and the Worker answers every request 503 `misconfigured` until the stack
+ * is deployed right. Parsing in one place keeps `Number(...)` and `=== "true"` out of the routes.
  */
 
-/**
- * @typedef {object} Env
- * @property {R2Bucket} MEDIA
- * @property {D1Database} DB
- * @property {Queue} [JOBS]
- * @property {string} ENVIRONMENT
- * @property {string} PUBLIC_BASE_URL
- * @property {string} MEDIA_DELIVERY
- * @property {string} MEDIA_BASE_URL
- * @property {string} SIGNED_URL_TTL_SECONDS
- * @property {string} ASYNC_ENABLED
- * @property {string} DASHSCOPE_BASE_URL
- * @property {string} DASHSCOPE_MODEL
- * @property {string} ALLOWED_RESULT_HOSTS
- * @property {string} ALLOW_HTTP_RESULTS
- * @property {string} UPSTREAM_TIMEOUT_MS
- * @property {string} DOWNLOAD_TIMEOUT_MS
- * @property {string} MAX_IMAGE_BYTES
- * @property {string} SWEEP_AFTER_SECONDS          seconds a sync run may stay non-terminal (sweep.js)
- * @property {string} DASHSCOPE_API_KEY
- * @property {string} [MEDIA_SIGNING_KEY]
- * @property {string} ADMIN_TOKEN
- * @property {string} [JOBS_QUEUE]                    async only, like the five below
- * @property {string} [DEAD_LETTER_QUEUE]
- * @property {string} [JOBS_MAX_RETRIES]
- * @property {string} [POLL_INITIAL_DELAY_SECONDS]
- * @property {string} [POLL_MAX_DELAY_SECONDS]
- * @property {string} [POLL_MAX_POLLS]
- */
+import { MODELS, Misconfigured, bindingProblems } from "./contract.js";
+
+/** @typedef {import("./contract.js").Env} Env */
 
 /**
  * @typedef {object} Config
  * @property {string} environment
  * @property {string} publicBaseUrl      no trailing slash
  * @property {"worker" | "signed" | "custom-domain"} mediaDelivery
- * @property {string} mediaBaseUrl       custom-domain mode only, no trailing slash
- * @property {number} signedUrlTtlSeconds
+ * @property {string} mediaBaseUrl       custom-domain mode only (else empty), no trailing slash
+ * @property {number} signedUrlTtlSeconds  signed mode only (else 0)
  * @property {boolean} asyncEnabled
  * @property {string} upstreamBaseUrl    no trailing slash
  * @property {string} model
@@ -51,13 +27,13 @@
  * @property {number} downloadTimeoutMs
  * @property {number} maxImageBytes
  * @property {number} sweepAfterSeconds  a sync run unchanged for longer is failed `abandoned` (sweep.js)
- * @property {string} signingKey         empty unless delivery is signed
+ * @property {string} signingKey         signed mode only (else empty)
  * @property {string} adminToken
- * @property {Jobs} jobs
+ * @property {Jobs | null} jobs          null unless `asyncEnabled`
  */
 
 /**
- * Queue processing (`queues.*` of the stack), meaningful when `asyncEnabled`.
+ * Queue processing (`queues.*` of the stack).
  * @typedef {object} Jobs
  * @property {string} queue               the jobs queue's name (`batch.queue` of its deliveries)
  * @property {string} deadLetterQueue
@@ -67,57 +43,54 @@
  * @property {number} maxPolls            task queries before a run fails with `task_timeout`
  */
 
-const DELIVERY = ["worker", "signed", "custom-domain"];
+/** The config of an async stack, as the queue consumer sees it. @typedef {Config & {jobs: Jobs}} AsyncConfig */
 
-/** @param {Env} env @returns {Config} */
+/**
+ * @param {Env} env @returns {Config}
+ * @throws {Misconfigured} when a binding the stack must have is missing or malformed
+ */
 export function readConfig(env) {
-  const delivery = env.MEDIA_DELIVERY || "worker";
-  if (!DELIVERY.includes(delivery)) throw new Error(`MEDIA_DELIVERY must be one of ${DELIVERY.join(", ")}`);
+  const problems = bindingProblems(env);
+  const asyncEnabled = env.ASYNC_ENABLED === "true";
+  if (problems.length === 0 && asyncEnabled && !MODELS[env.DASHSCOPE_MODEL].includes("async")) {
+    problems.push({ name: "DASHSCOPE_MODEL", problem: `is ${env.DASHSCOPE_MODEL}, which has no async API, but ASYNC_ENABLED is true` });
+  }
+  if (problems.length > 0) throw new Misconfigured(problems);
   return {
-    environment: env.ENVIRONMENT || "unknown",
-    publicBaseUrl: trimSlash(env.PUBLIC_BASE_URL || ""),
-    mediaDelivery: /** @type {Config["mediaDelivery"]} */ (delivery),
-    mediaBaseUrl: trimSlash(env.MEDIA_BASE_URL || ""),
-    signedUrlTtlSeconds: positive(env.SIGNED_URL_TTL_SECONDS, 3600),
-    asyncEnabled: env.ASYNC_ENABLED === "true",
-    upstreamBaseUrl: trimSlash(env.DASHSCOPE_BASE_URL || ""),
-    model: env.DASHSCOPE_MODEL || "qwen-image-plus",
-    apiKey: env.DASHSCOPE_API_KEY || "",
-    allowedResultHosts: (env.ALLOWED_RESULT_HOSTS || "")
-      .split(",")
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean),
+    environment: env.ENVIRONMENT,
+    publicBaseUrl: trimSlash(env.PUBLIC_BASE_URL),
+    mediaDelivery: /** @type {Config["mediaDelivery"]} */ (env.MEDIA_DELIVERY),
+    mediaBaseUrl: trimSlash(env.MEDIA_BASE_URL ?? ""),
+    signedUrlTtlSeconds: Number(env.SIGNED_URL_TTL_SECONDS ?? 0),
+    asyncEnabled,
+    upstreamBaseUrl: trimSlash(env.DASHSCOPE_BASE_URL),
+    model: env.DASHSCOPE_MODEL,
+    apiKey: env.DASHSCOPE_API_KEY,
+    allowedResultHosts: env.ALLOWED_RESULT_HOSTS.split(",").map((h) => h.toLowerCase()),
     allowHttpResults: env.ALLOW_HTTP_RESULTS === "true",
-    upstreamTimeoutMs: positive(env.UPSTREAM_TIMEOUT_MS, 120000),
-    downloadTimeoutMs: positive(env.DOWNLOAD_TIMEOUT_MS, 30000),
-    maxImageBytes: positive(env.MAX_IMAGE_BYTES, 20000000),
-    sweepAfterSeconds: positive(env.SWEEP_AFTER_SECONDS, 3600),
-    signingKey: env.MEDIA_SIGNING_KEY || "",
-    adminToken: env.ADMIN_TOKEN || "",
-    jobs: {
-      queue: env.JOBS_QUEUE || "",
-      deadLetterQueue: env.DEAD_LETTER_QUEUE || "",
-      maxAttempts: wholeNumber(env.JOBS_MAX_RETRIES, 3) + 1,
-      initialDelaySeconds: positive(env.POLL_INITIAL_DELAY_SECONDS, 3),
-      maxDelaySeconds: positive(env.POLL_MAX_DELAY_SECONDS, 30),
-      maxPolls: positive(env.POLL_MAX_POLLS, 40),
-    },
+    upstreamTimeoutMs: Number(env.UPSTREAM_TIMEOUT_MS),
+    downloadTimeoutMs: Number(env.DOWNLOAD_TIMEOUT_MS),
+    maxImageBytes: Number(env.MAX_IMAGE_BYTES),
+    sweepAfterSeconds: Number(env.SWEEP_AFTER_SECONDS),
+    signingKey: env.MEDIA_SIGNING_KEY ?? "",
+    adminToken: env.ADMIN_TOKEN,
+    jobs: asyncEnabled ? readJobs(env) : null,
+  };
+}
+
+/** Bound (and checked) wherever ASYNC_ENABLED is true. @param {Env} env @returns {Jobs} */
+function readJobs(env) {
+  return {
+    queue: /** @type {string} */ (env.JOBS_QUEUE),
+    deadLetterQueue: /** @type {string} */ (env.DEAD_LETTER_QUEUE),
+    maxAttempts: Number(env.JOBS_MAX_RETRIES) + 1,
+    initialDelaySeconds: Number(env.POLL_INITIAL_DELAY_SECONDS),
+    maxDelaySeconds: Number(env.POLL_MAX_DELAY_SECONDS),
+    maxPolls: Number(env.POLL_MAX_POLLS),
   };
 }
 
 /** @param {string} value */
 function trimSlash(value) {
   return value.replace(/\/+$/, "");
-}
-
-/** @param {string | undefined} value @param {number} fallback */
-function positive(value, fallback) {
-  const n = Number(value);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
-/** @param {string | undefined} value @param {number} fallback */
-function wholeNumber(value, fallback) {
-  const n = Number(value);
-  return value !== undefined && value !== "" && Number.isInteger(n) && n >= 0 ? n : fallback;
 }

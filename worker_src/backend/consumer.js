@@ -15,17 +15,17 @@
  */
 
 import { pollDelay, retryDelay } from "./backoff.js";
+import { EVENT, STATUS, TERMINAL } from "./contract.js";
 import { UpstreamError, queryTask, submitTask } from "./dashscope.js";
 import { sendJob } from "./jobs.js";
 import { acquireLease, heldBy, leaseSeconds, releaseLease } from "./leases.js";
 import { addEvent, getRun, transition } from "./runs.js";
-import { STATUS, TERMINAL } from "./state.js";
 import { failRun, storeResults } from "./workflow.js";
 
 /**
  * @typedef {{action: "ack", outcome: string} | {action: "retry", outcome: string, delaySeconds: number}} Decision
  * @typedef {{id: string, attempts: number}} Delivery
- * @typedef {{env: import("./config.js").Env, cfg: import("./config.js").Config, run: import("./runs.js").RunRow,
+ * @typedef {{env: import("./config.js").Env, cfg: import("./config.js").AsyncConfig, run: import("./runs.js").RunRow,
  *            job: import("./jobs.js").Job, delivery: Delivery, guard: import("./runs.js").Guard}} Step
  */
 
@@ -39,7 +39,7 @@ export const retry = (outcome, delaySeconds) => ({ action: "retry", outcome, del
 
 /**
  * Handle one delivery of a job message.
- * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg
+ * @param {import("./config.js").Env} env @param {import("./config.js").AsyncConfig} cfg
  * @param {import("./jobs.js").Job} job @param {Delivery} delivery
  * @returns {Promise<Decision>}
  */
@@ -67,13 +67,13 @@ export async function handleJob(env, cfg, job, delivery) {
 /**
  * Why this delivery must not work on the run (as a decision), or null when it may try to take the lease.
  * @param {D1Database} db @param {import("./runs.js").RunRow} run @param {import("./jobs.js").Job} job
- * @param {Delivery} delivery @param {import("./config.js").Config} cfg
+ * @param {Delivery} delivery @param {import("./config.js").AsyncConfig} cfg
  * @returns {Promise<Decision | null>}
  */
 async function unwanted(db, run, job, delivery, cfg) {
   if (TERMINAL.includes(run.status)) return ack("finished");
   if (job.seq < run.job_seq) {
-    await addEvent(db, run.id, "delivery_skipped", { reason: "stale", seq: job.seq, expected: run.job_seq });
+    await addEvent(db, run.id, EVENT.DELIVERY_SKIPPED, { reason: "stale", seq: job.seq, expected: run.job_seq });
     return ack("stale");
   }
   // Sent by a step that has not recorded the new wake-up yet (it does so right after sending).
@@ -87,7 +87,7 @@ async function unwanted(db, run, job, delivery, cfg) {
     return retry("lease_held_by_this_message", Math.max(1, left));
   }
   // Another message for the same wake-up holds the run and will schedule whatever follows.
-  await addEvent(db, run.id, "delivery_skipped", { reason: "leased", seq: job.seq });
+  await addEvent(db, run.id, EVENT.DELIVERY_SKIPPED, { reason: "leased", seq: job.seq });
   return ack("duplicate");
 }
 
@@ -126,7 +126,7 @@ async function poll(step) {
   const { env, cfg, run, guard } = step;
   const task = await queryTask(cfg, /** @type {string} */ (run.provider_task_id));
   const done = run.polls + 1;
-  await addEvent(env.DB, run.id, "task_polled", { poll: done, task_status: task.status });
+  await addEvent(env.DB, run.id, EVENT.TASK_POLLED, { poll: done, task_status: task.status });
   if (WAITING.includes(task.status)) {
     if (task.status === "RUNNING" && run.status === STATUS.SUBMITTED) {
       const moved = await transition(env.DB, run.id, STATUS.RUNNING, { guard, detail: { poll: done } });
@@ -214,7 +214,7 @@ async function attemptFailed(step, err) {
   }
   const upstream = err instanceof UpstreamError ? err : null;
   const delaySeconds = retryDelay(cfg.jobs, delivery.attempts, upstream?.retryAfterSeconds);
-  await addEvent(env.DB, run.id, "attempt_failed", {
+  await addEvent(env.DB, run.id, EVENT.ATTEMPT_FAILED, {
     stage,
     code: upstream ? upstream.code : "internal_error",
     message: upstream ? upstream.message : "the attempt stopped on an internal error",

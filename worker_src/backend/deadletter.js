@@ -7,12 +7,12 @@
  */
 
 import { ack, retry } from "./consumer.js";
+import { EVENT, STATUS, TERMINAL } from "./contract.js";
 import { unleased } from "./leases.js";
 import { getRun, transition } from "./runs.js";
-import { STATUS, TERMINAL } from "./state.js";
 
 /**
- * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg
+ * @param {import("./config.js").Env} env @param {import("./config.js").AsyncConfig} cfg
  * @param {import("./jobs.js").Job} job @param {import("./consumer.js").Delivery} delivery
  * @returns {Promise<import("./consumer.js").Decision>}
  */
@@ -44,11 +44,11 @@ export async function lastAttemptError(db, runId) {
     await db
       .prepare(
         `SELECT detail FROM run_events
-         WHERE run_id = ? AND type = 'attempt_failed'
+         WHERE run_id = ? AND type = ?
            AND id > COALESCE((SELECT MAX(id) FROM run_events WHERE run_id = ? AND to_status = ?), 0)
          ORDER BY id DESC LIMIT 1`,
       )
-      .bind(runId, runId, STATUS.QUEUED)
+      .bind(runId, EVENT.ATTEMPT_FAILED, runId, STATUS.QUEUED)
       .first()
   );
   const detail = row?.detail ? JSON.parse(row.detail) : null;

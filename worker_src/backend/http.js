@@ -1,21 +1,25 @@
 // @ts-check
 /**
- * HTTP plumbing every route shares: the error envelope `{"error": {"code", "message", "request_id"}}`,
- * JSON responses, and request ids (propagated from `X-Request-Id` when the client sent a sane one).
+ * HTTP plumbing every route shares: errors in the API's one envelope (contract.js `errorBody`, with the status
+ * the contract gives each code), JSON responses, and request ids (propagated from `X-Request-Id` when the
+ * client sent a sane one).
  */
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+import { ERROR, ERROR_STATUS, LIMITS, errorBody } from "./contract.js";
+
+const REQUEST_ID = new RegExp(`^[A-Za-z0-9._:-]{1,${LIMITS.requestIdChars}}$`);
 
 /** An error that becomes an HTTP response; `extra` lands inside the `error` object (e.g. `field`). */
 export class HttpError extends Error {
   /**
-   * @param {number} status
-   * @param {string} code
+   * @param {string} code     an `ERROR` code; its HTTP status is the contract's
    * @param {string} message
    * @param {{extra?: Record<string, unknown>, headers?: Record<string, string>}} [options]
    */
-  constructor(status, code, message, options = {}) {
+  constructor(code, message, options = {}) {
     super(message);
+    const status = ERROR_STATUS[code];
+    if (status === undefined) throw new Error(`unknown error code '${code}'`);
     this.status = status;
     this.code = code;
     this.extra = options.extra ?? {};
@@ -28,23 +32,23 @@ export class HttpError extends Error {
  * @param {string} field @param {string} why
  */
 export function invalid(field, why) {
-  return new HttpError(400, "invalid_request", `${field}: ${why}`, { extra: { field } });
+  return new HttpError(ERROR.INVALID_REQUEST, `${field}: ${why}`, { extra: { field } });
 }
 
 /** @param {string} [what] */
 export function notFound(what = "resource") {
-  return new HttpError(404, "not_found", `${what} not found`);
+  return new HttpError(ERROR.NOT_FOUND, `${what} not found`);
 }
 
 /** @param {string} method @param {string[]} allowed */
 export function methodNotAllowed(method, allowed) {
-  return new HttpError(405, "method_not_allowed", `method ${method} is not allowed here`, {
+  return new HttpError(ERROR.METHOD_NOT_ALLOWED, `method ${method} is not allowed here`, {
     headers: { Allow: allowed.join(", ") },
   });
 }
 
 /**
- * The client's `X-Request-Id` if it is a plain token of at most 128 characters, else a fresh UUID.
+ * The client's `X-Request-Id` if it is a plain token of at most `LIMITS.requestIdChars`, else a fresh UUID.
  * @param {Request} request
  */
 export function requestIdOf(request) {
@@ -66,8 +70,7 @@ export function json(body, status = 200, headers = {}) {
 
 /** @param {HttpError} err @param {string} requestId */
 export function errorResponse(err, requestId) {
-  const body = { error: { code: err.code, message: err.message, request_id: requestId, ...err.extra } };
-  return json(body, err.status, err.headers);
+  return json(errorBody(err.code, err.message, requestId, err.extra), err.status, err.headers);
 }
 
 /**

@@ -3,9 +3,12 @@
  * Backend Worker entry: routes `/api/*`, gives every response an `X-Request-Id`, renders errors as
  * `{"error": {"code", "message", "request_id"}}` (plain 404/405 for unknown paths and methods) and logs one
  * line per request without any request header. Also the queue consumer and the cron-driven sweeper.
+ * A missing or malformed binding stops every entry point: requests get 503 `misconfigured` naming the
+ * bindings (so does `/api/health`), queue deliveries and cron ticks throw.
  */
 
 import { readConfig } from "./config.js";
+import { ERROR, Misconfigured } from "./contract.js";
 import { HttpError, errorResponse, methodNotAllowed, notFound, requestIdOf, withHeader } from "./http.js";
 import { consume } from "./queue.js";
 import { generate, health, listRunsRoute, media, opsSummaryRoute, retryRun, showRun } from "./routes.js";
@@ -40,8 +43,7 @@ export default {
       if (!(err instanceof HttpError)) {
         console.error(JSON.stringify({ request_id: requestId, error: String(err instanceof Error ? err.stack : err) }));
       }
-      const httpError = err instanceof HttpError ? err : new HttpError(500, "internal_error", "internal error");
-      response = errorResponse(httpError, requestId);
+      response = errorResponse(asHttpError(err), requestId);
     }
     response = withHeader(response, "X-Request-Id", requestId);
     console.log(
@@ -79,12 +81,12 @@ export default {
  * @param {string} requestId
  */
 async function dispatch(request, env, ctx, url, requestId) {
+  const cfg = readConfig(env);
   for (const route of ROUTES) {
     const match = route.path.exec(url.pathname);
     if (!match) continue;
     const handler = route.methods[request.method];
     if (!handler) throw methodNotAllowed(request.method, Object.keys(route.methods));
-    const cfg = readConfig(env);
     return handler({
       request,
       env,
@@ -95,4 +97,11 @@ async function dispatch(request, env, ctx, url, requestId) {
     });
   }
   throw notFound(`route ${url.pathname}`);
+}
+
+/** @param {unknown} err @returns {HttpError} */
+function asHttpError(err) {
+  if (err instanceof HttpError) return err;
+  if (err instanceof Misconfigured) return new HttpError(ERROR.MISCONFIGURED, err.message, { extra: { bindings: err.bindings } });
+  return new HttpError(ERROR.INTERNAL_ERROR, "internal error");
 }

@@ -5,7 +5,8 @@
  * is the wake-up the run expects (see leases.js and migrations/0002).
  */
 
-const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { RUN_ID } from "./contract.js";
+
 /** Queues accept a delay of at most 12 hours. */
 export const MAX_DELAY_SECONDS = 43200;
 

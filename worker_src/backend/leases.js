@@ -6,11 +6,8 @@
  * names the holding message id and expires, so the redelivery of a crashed attempt takes over later.
  */
 
+import { ACTIVE } from "./contract.js";
 import { now } from "./runs.js";
-import { STATUS } from "./state.js";
-
-/** Statuses a job still has work in; the terminal ones end the job. */
-export const ACTIVE = Object.freeze([STATUS.QUEUED, STATUS.SUBMITTED, STATUS.RUNNING, STATUS.PERSISTING]);
 
 /**
  * How long one step may hold a run: a provider call and a download, with a margin.

@@ -4,11 +4,13 @@
  * (206/416), conditional requests (304), and in `signed` delivery mode an `exp` + `sig` check (403).
  */
 
+import { ERROR, MEDIA_KEY_PREFIX } from "./contract.js";
 import { HttpError, notFound } from "./http.js";
 import { IMMUTABLE } from "./persist.js";
 import { signatureProblem } from "./signing.js";
 
-const KEY = /^generated\/[A-Za-z0-9._/-]{1,512}$/;
+/** What may follow the key prefix: plain path characters; `.` and `..` segments are refused below. */
+const KEY_REST = /^[A-Za-z0-9._/-]{1,512}$/;
 const YEAR_SECONDS = 31536000;
 
 /**
@@ -16,7 +18,8 @@ const YEAR_SECONDS = 31536000;
  * @param {string} key  already percent-decoded
  */
 export async function serveMedia(request, env, cfg, key) {
-  if (!KEY.test(key) || key.split("/").some((part) => part === "" || part === "." || part === "..")) {
+  const rest = key.startsWith(MEDIA_KEY_PREFIX) ? key.slice(MEDIA_KEY_PREFIX.length) : "";
+  if (!KEY_REST.test(rest) || key.split("/").some((part) => part === "" || part === "." || part === "..")) {
     throw notFound("media object");
   }
   let cacheControl = IMMUTABLE;
@@ -24,7 +27,7 @@ export async function serveMedia(request, env, cfg, key) {
     const nowSeconds = Math.floor(Date.now() / 1000);
     const query = new URL(request.url).searchParams;
     const problem = await signatureProblem(cfg.signingKey, key, query, nowSeconds);
-    if (problem) throw new HttpError(403, "forbidden", problem);
+    if (problem) throw new HttpError(ERROR.FORBIDDEN, problem);
     // A signed URL must not outlive its expiry in any cache, and shared caches should not keep it at all.
     const left = Math.min(Number(query.get("exp")) - nowSeconds, YEAR_SECONDS);
     cacheControl = `private, max-age=${left}, immutable`;

@@ -6,9 +6,8 @@
  * the percentiles sort only the window's succeeded runs.
  */
 
+import { ACTIVE, STATUS, STATUSES } from "./contract.js";
 import { invalid } from "./http.js";
-import { ACTIVE } from "./leases.js";
-import { STATUS, STATUSES } from "./state.js";
 
 const WINDOW = /^(\d{1,4})([mhd])$/;
 const UNIT_SECONDS = { m: 60, h: 3600, d: 86400 };

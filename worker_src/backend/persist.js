@@ -7,6 +7,7 @@
  * multipart upload aborted) before the error is rethrown, so a failed run leaves nothing in the bucket.
  */
 
+import { MEDIA_KEY_PREFIX } from "./contract.js";
 import { IMAGE_TYPES, ResultError, openResult } from "./download.js";
 import { hex } from "./encoding.js";
 
@@ -26,12 +27,12 @@ const PART_BYTES = 5 * 1024 * 1024;
  */
 
 /**
- * `generated/<yyyy>/<mm>/<dd>/<run_id>/<index>.<ext>`, dated by the run's creation (UTC).
+ * `<MEDIA_KEY_PREFIX><yyyy>/<mm>/<dd>/<run_id>/<index>.<ext>` (`generated/...`), dated by the run's creation (UTC).
  * @param {string} runId @param {string} createdAt ISO timestamp @param {number} index @param {string} ext
  */
 export function assetKey(runId, createdAt, index, ext) {
   const [yyyy, mm, dd] = createdAt.slice(0, 10).split("-");
-  return `generated/${yyyy}/${mm}/${dd}/${runId}/${index}.${ext}`;
+  return `${MEDIA_KEY_PREFIX}${yyyy}/${mm}/${dd}/${runId}/${index}.${ext}`;
 }
 
 /**

@@ -7,6 +7,7 @@
 
 import { readConfig } from "./config.js";
 import { handleJob, retry } from "./consumer.js";
+import { Misconfigured } from "./contract.js";
 import { handleDeadLetter } from "./deadletter.js";
 import { parseJob } from "./jobs.js";
 
@@ -15,7 +16,10 @@ import { parseJob } from "./jobs.js";
  * @returns {Promise<void>}
  */
 export async function consume(batch, env) {
-  const cfg = readConfig(env);
+  const read = readConfig(env);
+  if (!read.jobs) throw new Misconfigured([{ name: "ASYNC_ENABLED", problem: "is false, but this Worker consumes a queue" }]);
+  /** @type {import("./config.js").AsyncConfig} */
+  const cfg = { ...read, jobs: read.jobs };
   const handler =
     batch.queue === cfg.jobs.deadLetterQueue ? handleDeadLetter : batch.queue === cfg.jobs.queue ? handleJob : null;
   if (!handler) {

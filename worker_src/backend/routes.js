@@ -2,6 +2,7 @@
 /** The API's route handlers (docs/api.md); routing, request ids and error rendering live in index.js. */
 
 import { requireAdmin } from "./auth.js";
+import { ERROR, EVENT, REDRIVABLE, RUN_ID, STATUS } from "./contract.js";
 import { UpstreamError } from "./dashscope.js";
 import { HttpError, invalid, json, notFound } from "./http.js";
 import { sendJob } from "./jobs.js";
@@ -9,13 +10,11 @@ import { serveMedia } from "./media.js";
 import { opsSummary, parseWindow } from "./ops.js";
 import { presentEvent, presentRun } from "./present.js";
 import { addEvent, getAssets, getEvents, getRun, listRuns, transition } from "./runs.js";
-import { STATUS } from "./state.js";
 import { encodeCursor, idempotencyKeyOf, readGenerateRequest, validateListQuery } from "./validate.js";
 import { executeSync, failRun, openRun } from "./workflow.js";
 
 /** Used when the provider throttles without saying for how long (its limits reset within about a minute). */
 const DEFAULT_RETRY_AFTER_SECONDS = 60;
-const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * @typedef {object} Context
@@ -31,12 +30,6 @@ const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export async function health(c) {
   return json({ ok: true, environment: c.cfg.environment });
 }
-
-/**
- * Statuses an operator may re-drive (`POST /api/runs/<id>/retry`).
- * @type {string[]}
- */
-const REDRIVABLE = [STATUS.FAILED, STATUS.DEAD_LETTERED];
 
 /** @param {Context} c */
 export async function generate(c) {
@@ -73,7 +66,7 @@ async function generateAsync(c) {
   if (replayed) {
     if (run.status === STATUS.QUEUED) {
       await sendJob(c.env, run.id, run.job_seq);
-      await addEvent(c.env.DB, run.id, "job_sent", { seq: run.job_seq, reason: "replay", request_id: c.requestId });
+      await addEvent(c.env.DB, run.id, EVENT.JOB_SENT, { seq: run.job_seq, reason: "replay", request_id: c.requestId });
     }
     return json({ run: await runBody(c, run.id) }, 200);
   }
@@ -91,11 +84,11 @@ async function enqueue(c, runId, seq, reason) {
     await sendJob(c.env, runId, seq);
   } catch (err) {
     console.error(JSON.stringify({ request_id: c.requestId, run_id: runId, error: `send job failed: ${err}` }));
-    const error = { code: "queue_unavailable", message: "the job could not be queued" };
+    const error = { code: ERROR.QUEUE_UNAVAILABLE, message: "the job could not be queued" };
     await failRun(c.env.DB, runId, error, { stage: "enqueue" });
-    throw new HttpError(503, "queue_unavailable", "the job could not be queued; try again", { extra: { run_id: runId } });
+    throw new HttpError(ERROR.QUEUE_UNAVAILABLE, "the job could not be queued; try again", { extra: { run_id: runId } });
   }
-  await addEvent(c.env.DB, runId, "job_sent", { seq, reason, request_id: c.requestId });
+  await addEvent(c.env.DB, runId, EVENT.JOB_SENT, { seq, reason, request_id: c.requestId });
 }
 
 /**
@@ -111,12 +104,12 @@ export async function retryRun(c) {
   const run = await getRun(c.env.DB, id);
   if (!run) throw notFound("run");
   if (!c.cfg.asyncEnabled) {
-    throw new HttpError(409, "async_disabled", "re-driving a run needs async processing (queues.enabled) on this stack", {
+    throw new HttpError(ERROR.ASYNC_DISABLED, "re-driving a run needs async processing (queues.enabled) on this stack", {
       extra: { run_id: id, status: run.status },
     });
   }
   const refuse = (/** @type {string} */ status) =>
-    new HttpError(409, "not_retryable", `run is '${status}': only failed or dead_lettered runs can be re-driven`, {
+    new HttpError(ERROR.NOT_RETRYABLE, `run is '${status}': only ${REDRIVABLE.join(" or ")} runs can be re-driven`, {
       extra: { run_id: id, status },
     });
   if (!REDRIVABLE.includes(run.status)) throw refuse(run.status);
@@ -154,11 +147,11 @@ function failure(err, runId) {
   const message = `${err.code}: ${err.message}`;
   if (err instanceof UpstreamError && err.throttled) {
     const retryAfter = String(err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
-    return new HttpError(429, "upstream_throttled", message, { extra, headers: { "Retry-After": retryAfter } });
+    return new HttpError(ERROR.UPSTREAM_THROTTLED, message, { extra, headers: { "Retry-After": retryAfter } });
   }
   const timedOut = err instanceof UpstreamError ? err.kind === "timeout" : err.timeout;
-  if (timedOut) return new HttpError(504, "upstream_timeout", message, { extra });
-  return new HttpError(502, "upstream_error", message, { extra });
+  if (timedOut) return new HttpError(ERROR.UPSTREAM_TIMEOUT, message, { extra });
+  return new HttpError(ERROR.UPSTREAM_ERROR, message, { extra });
 }
 
 /** @param {Context} c */

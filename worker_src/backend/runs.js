@@ -5,7 +5,8 @@
  * and never moved backwards: see state.js.
  */
 
-import { STATUS, TERMINAL, predecessors } from "./state.js";
+import { EVENT, STATUS, TERMINAL } from "./contract.js";
+import { predecessors } from "./state.js";
 
 export const PROVIDER = "dashscope";
 
@@ -95,7 +96,7 @@ export async function createRun(db, run) {
       run.id, run.requestId, run.idempotencyKey, run.requestHash, PROVIDER, run.model, run.status, run.prompt,
       JSON.stringify(run.parameters), run.createdAt, run.createdAt,
     );
-  const event = eventStatement(db, run.id, run.createdAt, "status", null, run.status, { request_id: run.requestId });
+  const event = eventStatement(db, run.id, run.createdAt, EVENT.STATUS, null, run.status, { request_id: run.requestId });
   try {
     await db.batch([insert, event]);
   } catch (err) {
@@ -175,9 +176,9 @@ function transitionStatements(db, id, to, change) {
   const event = db
     .prepare(
       `INSERT INTO run_events (run_id, at, type, from_status, to_status, detail)
-       SELECT id, ?, 'status', status, ?, ? FROM runs WHERE ${where}`,
+       SELECT id, ?, ?, status, ?, ? FROM runs WHERE ${where}`,
     )
-    .bind(at, to, change.detail ? JSON.stringify(change.detail) : null, id, ...from, ...guardParams);
+    .bind(at, EVENT.STATUS, to, change.detail ? JSON.stringify(change.detail) : null, id, ...from, ...guardParams);
   const update = db
     .prepare(`UPDATE runs SET ${assignments.join(", ")} WHERE ${where}`)
     .bind(to, at, ...Object.values(set), id, ...from, ...guardParams);
@@ -185,7 +186,7 @@ function transitionStatements(db, id, to, change) {
 }
 
 /**
- * An audit event that is not a status change (an upstream call, a stored asset).
+ * An audit event that is not a status change (`EVENT`: a job sent, a task polled, a delivery skipped, ...).
  * @param {D1Database} db @param {string} runId @param {string} type @param {Record<string, unknown>} detail
  */
 export async function addEvent(db, runId, type, detail) {

@@ -11,8 +11,8 @@
  * Async runs are never touched: their deliveries hold leases and are redelivered (see leases.js).
  */
 
+import { EVENT, STATUS } from "./contract.js";
 import { assetKey, deleteObjects } from "./persist.js";
-import { STATUS } from "./state.js";
 import { failRun } from "./workflow.js";
 
 /** Non-terminal statuses a sync run can be left in (the sync path never records `queued`). */
@@ -28,7 +28,7 @@ const SWEEP_BATCH = 50;
  * as every status change, are the reliable record. Served by the `run_events_run` index.
  */
 const NEVER_QUEUED = `NOT EXISTS (SELECT 1 FROM run_events e
-  WHERE e.run_id = runs.id AND e.type = 'status' AND e.to_status = ?)`;
+  WHERE e.run_id = runs.id AND e.type = ? AND e.to_status = ?)`;
 
 /**
  * The condition a run must still meet when the sweeper fails it, bound like everything else.
@@ -37,7 +37,7 @@ const NEVER_QUEUED = `NOT EXISTS (SELECT 1 FROM run_events e
 function stranded(cutoff) {
   return {
     sql: `status IN (${STRANDED.map(() => "?").join(", ")}) AND updated_at < ? AND ${NEVER_QUEUED}`,
-    params: [...STRANDED, cutoff, STATUS.QUEUED],
+    params: [...STRANDED, cutoff, EVENT.STATUS, STATUS.QUEUED],
   };
 }
 
@@ -120,7 +120,7 @@ async function removeStored(env, runId, createdAt) {
 }
 
 /**
- * `generated/<yyyy>/<mm>/<dd>/<run_id>/`: the folder persist.js writes a run's assets into.
+ * `<MEDIA_KEY_PREFIX><yyyy>/<mm>/<dd>/<run_id>/`: the folder persist.js writes a run's assets into.
  * @param {string} runId @param {string} createdAt
  */
 function runPrefix(runId, createdAt) {

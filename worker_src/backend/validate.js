@@ -4,21 +4,9 @@
  * nothing reaches D1 or the provider before it has passed here.
  */
 
+import { LIMITS, SIZES, STATUSES } from "./contract.js";
 import { fromBase64url, toBase64url } from "./encoding.js";
 import { invalid } from "./http.js";
-import { STATUSES } from "./state.js";
-
-/** The provider's sizes for qwen-image / -plus / -max (current docs); the first is its default. */
-export const SIZES = ["1664*928", "1472*1104", "1328*1328", "1104*1472", "928*1664"];
-export const LIMITS = Object.freeze({
-  promptChars: 800,
-  negativePromptChars: 500,
-  seedMax: 2147483647,
-  idempotencyKeyChars: 128,
-  bodyBytes: 16 * 1024,
-  listDefault: 20,
-  listMax: 100,
-});
 
 const GENERATE_FIELDS = ["prompt", "negative_prompt", "size", "seed"];
 const LIST_PARAMS = ["status", "since", "until", "limit", "cursor", "request_id"];
@@ -104,7 +92,7 @@ function text(fields, name, max, required) {
 }
 
 /**
- * The `Idempotency-Key` header: absent, or 1..128 printable ASCII characters.
+ * The `Idempotency-Key` header: absent, or 1..`LIMITS.idempotencyKeyChars` printable ASCII characters.
  * @param {Request} request
  * @returns {string | null}
  */
@@ -144,7 +132,9 @@ export function validateListQuery(query) {
     }
   }
   const requestId = query.get("request_id") || null;
-  if (requestId !== null && requestId.length > 128) throw invalid("request_id", "must be at most 128 characters");
+  if (requestId !== null && requestId.length > LIMITS.requestIdChars) {
+    throw invalid("request_id", `must be at most ${LIMITS.requestIdChars} characters`);
+  }
   return {
     status,
     since: timestamp(query, "since"),

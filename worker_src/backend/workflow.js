@@ -7,13 +7,13 @@
  * and is returned as `error`, so the caller decides how to answer.
  */
 
+import { ERROR, EVENT, STATUS } from "./contract.js";
 import { UpstreamError, generateSync } from "./dashscope.js";
 import { ResultError } from "./download.js";
 import { hex } from "./encoding.js";
 import { HttpError } from "./http.js";
 import { deleteObjects, persistResults } from "./persist.js";
 import { addEvent, completeRun, createRun, findByIdempotencyKey, getRun, now, transition } from "./runs.js";
-import { STATUS } from "./state.js";
 
 /**
  * @typedef {UpstreamError | ResultError} StepError
@@ -68,11 +68,11 @@ export async function openRun(db, cfg, req) {
  */
 async function replay(db, run, hash, requestId) {
   if (run.request_hash !== hash) {
-    throw new HttpError(409, "idempotency_conflict", "this Idempotency-Key was already used with a different request body", {
+    throw new HttpError(ERROR.IDEMPOTENCY_CONFLICT, "this Idempotency-Key was already used with a different request body", {
       extra: { run_id: run.id },
     });
   }
-  await addEvent(db, run.id, "idempotent_replay", { request_id: requestId });
+  await addEvent(db, run.id, EVENT.IDEMPOTENT_REPLAY, { request_id: requestId });
   return { run, replayed: true };
 }
 

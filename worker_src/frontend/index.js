@@ -1,9 +1,12 @@
 // @ts-check
 /**
  * Frontend Worker entry: the page at `/` (script `/app.js`), the operations page at `/ops` (script
- * `/ops.js`), and `/api/*` proxied to the backend.
+ * `/ops.js`), and `/api/*` proxied to the backend. A missing or malformed binding answers every request 503
+ * `misconfigured`, naming the bindings.
  */
 
+import { ERROR, Misconfigured, bindingProblems } from "./contract.js";
+import { errorResponse } from "./http.js";
 import { OPS_HTML, OPS_JS } from "./ops_page.js";
 import { APP_JS, PAGE_HTML } from "./page.js";
 import { proxy } from "./proxy.js";
@@ -26,26 +29,25 @@ const ASSETS = {
 };
 
 export default {
-  /** @param {Request} request @param {import("./proxy.js").Env} env @returns {Promise<Response>} */
+  /** @param {Request} request @param {import("./contract.js").Env} env @returns {Promise<Response>} */
   async fetch(request, env) {
+    const problems = bindingProblems(env);
+    if (problems.length > 0) {
+      const err = new Misconfigured(problems);
+      console.error(err.message);
+      return errorResponse(ERROR.MISCONFIGURED, err.message, crypto.randomUUID(), { extra: { bindings: err.bindings } });
+    }
     const url = new URL(request.url);
     if (url.pathname === "/api" || url.pathname.startsWith("/api/")) return proxy(request, env);
     const asset = ASSETS[url.pathname];
-    if (!asset) return error(404, "not_found", `route ${url.pathname} not found`);
+    if (!asset) return errorResponse(ERROR.NOT_FOUND, `route ${url.pathname} not found`, crypto.randomUUID());
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return error(405, "method_not_allowed", `method ${request.method} is not allowed here`, { Allow: "GET, HEAD" });
+      return errorResponse(ERROR.METHOD_NOT_ALLOWED, `method ${request.method} is not allowed here`, crypto.randomUUID(), {
+        headers: { Allow: "GET, HEAD" },
+      });
     }
     const body = request.method === "HEAD" ? null : asset.body;
     const headers = { ...PAGE_HEADERS, "Content-Type": asset.type, "X-Request-Id": crypto.randomUUID() };
     return new Response(body, { headers });
   },
 };
-
-/** @param {number} status @param {string} code @param {string} message @param {Record<string, string>} [headers] */
-function error(status, code, message, headers = {}) {
-  const requestId = crypto.randomUUID();
-  return new Response(JSON.stringify({ error: { code, message, request_id: requestId } }), {
-    status,
-    headers: { "Content-Type": "application/json; charset=utf-8", "X-Request-Id": requestId, ...headers },
-  });
-}

@@ -2,8 +2,10 @@
 /**
  * The page: a prompt box, the generated image (loaded from its stable URL, never the provider's), and the
  * recent runs of this browser (kept in localStorage; the full run list is an admin route). Text from runs
- * is only ever set with `textContent`.
+ * is only ever set with `textContent`. Limits, sizes and the statuses a run ends in come from contract.js.
  */
+
+import { LIMITS, SIZES, STATUS, TERMINAL } from "./contract.js";
 
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -32,16 +34,15 @@ export const PAGE_HTML = `<!doctype html>
 <h1>Qwen Image</h1>
 <form id="generate">
   <label for="prompt">Prompt</label>
-  <textarea id="prompt" name="prompt" maxlength="800" required placeholder="a red fox reading a newspaper, watercolor"></textarea>
+  <textarea id="prompt" name="prompt" maxlength="${LIMITS.promptChars}" required placeholder="a red fox reading a newspaper, watercolor"></textarea>
   <label for="negative_prompt">Negative prompt (optional)</label>
-  <input id="negative_prompt" name="negative_prompt" maxlength="500">
+  <input id="negative_prompt" name="negative_prompt" maxlength="${LIMITS.negativePromptChars}">
   <div class="row">
     <label>Size <select id="size" name="size">
       <option value="">default</option>
-      <option>1664*928</option><option>1472*1104</option><option>1328*1328</option>
-      <option>1104*1472</option><option>928*1664</option>
+      ${SIZES.map((size) => `<option>${size}</option>`).join("")}
     </select></label>
-    <label>Seed <input id="seed" name="seed" type="number" min="0" max="2147483647" step="1"></label>
+    <label>Seed <input id="seed" name="seed" type="number" min="0" max="${LIMITS.seedMax}" step="1"></label>
     <button id="submit" type="submit">Generate</button>
   </div>
 </form>
@@ -85,7 +86,7 @@ function show(run) {
     "run " + run.id + " · " + image.content_type + " · " + image.bytes + " bytes · sha256 " + image.sha256;
 }
 
-const FINISHED = ["succeeded", "failed", "dead_lettered"];
+const FINISHED = ${JSON.stringify(TERMINAL)};
 
 // Async stacks answer 202 with a queued run: follow it until it finishes.
 async function follow(run) {
@@ -146,7 +147,7 @@ $("generate").addEventListener("submit", async (event) => {
     remember(data.run.id);
     const run = res.status === 202 ? await follow(data.run) : data.run;
     show(run);
-    if (run.status === "succeeded") setStatus("Done.");
+    if (run.status === ${JSON.stringify(STATUS.SUCCEEDED)}) setStatus("Done.");
     else setStatus("Run " + run.status + (run.error ? ": " + run.error.code + ": " + run.error.message : ""), true);
   } catch (err) {
     setStatus("Request failed: " + err.message, true);

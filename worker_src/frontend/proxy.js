@@ -1,21 +1,16 @@
 // @ts-check
 /**
- * `/api/*` to the backend: through the `BACKEND` service binding, or by URL (`BACKEND_URL`) in `url` mode.
- * The request goes as it came (method, headers, body, query); the answer comes back as it was, plus
- * `X-Backend-Via` saying which way it went.
+ * `/api/*` to the backend: through the `BACKEND` service binding, or by URL (`BACKEND_URL`) in `url` mode
+ * (both checked by index.js before any request gets here). The request goes as it came (method, headers,
+ * body, query); the answer comes back as it was, plus `X-Backend-Via` saying which way it went.
  */
 
-/**
- * @typedef {object} Env
- * @property {Fetcher} [BACKEND]
- * @property {string} [BACKEND_URL]
- * @property {string} ENVIRONMENT
- * @property {string} BACKEND_ACCESS   "service-binding" | "url"
- */
+import { ERROR } from "./contract.js";
+import { errorResponse } from "./http.js";
 
-/** @param {Request} request @param {Env} env @returns {Promise<Response>} */
+/** @param {Request} request @param {import("./contract.js").Env} env @returns {Promise<Response>} */
 export async function proxy(request, env) {
-  const via = env.BACKEND_ACCESS === "url" ? "url" : "service-binding";
+  const via = env.BACKEND_ACCESS;
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
   if (!headers.has("x-request-id")) headers.set("X-Request-Id", crypto.randomUUID());
@@ -27,21 +22,13 @@ export async function proxy(request, env) {
   };
   let response;
   try {
-    if (via === "url") {
-      if (!env.BACKEND_URL) throw new Error("BACKEND_URL is not set");
-      response = await fetch(new URL(url.pathname + url.search, env.BACKEND_URL), init);
-    } else {
-      if (!env.BACKEND) throw new Error("the BACKEND service binding is missing");
-      response = await env.BACKEND.fetch(new Request(url, init));
-    }
+    response = via === "url"
+      ? await fetch(new URL(url.pathname + url.search, env.BACKEND_URL), init)
+      : await /** @type {Fetcher} */ (env.BACKEND).fetch(new Request(url, init));
   } catch (err) {
     console.error(`proxy to backend (${via}) failed: ${err}`);
     const requestId = /** @type {string} */ (headers.get("x-request-id"));
-    const body = { error: { code: "backend_unavailable", message: "the backend could not be reached", request_id: requestId } };
-    response = new Response(JSON.stringify(body), {
-      status: 502,
-      headers: { "Content-Type": "application/json; charset=utf-8", "X-Request-Id": requestId },
-    });
+    response = errorResponse(ERROR.BACKEND_UNAVAILABLE, "the backend could not be reached", requestId);
   }
   const out = new Response(response.body, response);
   out.headers.set("X-Backend-Via", via);

@@ -1,0 +1,203 @@
+"""The facts Python, the Workers' JavaScript and the D1 schema must agree on, declared once.
+
+Python imports them from here (settings, the stand-in, the admin client, tests). Each Worker gets them from a
+generated module, `worker_src/<role>/contract.js` (constants, the JSDoc `Env` typedef and the check of its
+bindings), written by `infra.generate.contract` from this module and `infra.model.bindings`. The SQL schema
+cannot import anything, so a test reads the `CHECK` of a database the real migrations built.
+
+To add a shared fact:
+1. declare it below, with a comment saying why it has this value;
+2. add it to `EXPORTS` at the end, for each Worker that reads it (`Role.BACKEND`, `Role.FRONTEND`); its
+   JavaScript name is the `EXPORTS` key, and fields of a dataclass become camelCase keys;
+3. run `make generate` (= `python -m infra generate`), then import it in the JavaScript from `./contract.js`;
+4. commit the declaration and the generated files together. `tests/infra/test_contract.py` fails while a
+   generated file differs from a fresh generation, and when a Worker never imports a name exported to it.
+A Worker binding (an `env.X`) is declared in `infra.model.bindings` instead and reaches the same files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from infra.model.naming import Role
+
+# Pinned so a deploy never changes runtime semantics by itself; must not be newer than the local workerd.
+# The Workers (Pulumi and wrangler) and the benchmark's baseline Worker all run with it.
+COMPATIBILITY_DATE = "2026-04-20"
+
+
+# -- runs ------------------------------------------------------------------------------------------------
+
+
+class RunStatus(StrEnum):
+    """A run's status; the D1 `CHECK` on `runs.status` lists exactly these."""
+
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    PERSISTING = "persisting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"
+
+
+_ENDINGS = (RunStatus.FAILED, RunStatus.DEAD_LETTERED)
+# The state machine (worker_src/backend/state.js turns it into conditional UPDATEs): the statuses each status
+# may move to. The sync path creates a run `running`, the async path `queued`; failed and dead-lettered runs
+# go back to `queued` only by an operator's re-drive.
+TRANSITIONS: Mapping[RunStatus, tuple[RunStatus, ...]] = {
+    RunStatus.QUEUED: (RunStatus.SUBMITTED, RunStatus.RUNNING, *_ENDINGS),
+    RunStatus.SUBMITTED: (RunStatus.RUNNING, RunStatus.PERSISTING, *_ENDINGS),
+    RunStatus.RUNNING: (RunStatus.PERSISTING, *_ENDINGS),
+    RunStatus.PERSISTING: (RunStatus.SUCCEEDED, *_ENDINGS),
+    RunStatus.SUCCEEDED: (),
+    RunStatus.FAILED: (RunStatus.QUEUED,),
+    RunStatus.DEAD_LETTERED: (RunStatus.QUEUED,),
+}
+# A run stops in these until an operator re-drives it; clients poll until a run reaches one.
+TERMINAL = tuple(s for s, after in TRANSITIONS.items() if set(after) <= {RunStatus.QUEUED})
+# Work is still to be done (a queue job holds a lease on the run, the ops view shows the oldest).
+ACTIVE = tuple(s for s in RunStatus if s not in TERMINAL)
+# What `POST /api/runs/<id>/retry` accepts: the statuses that lead back to `queued`.
+REDRIVABLE = tuple(s for s, after in TRANSITIONS.items() if RunStatus.QUEUED in after)
+
+
+class EventType(StrEnum):
+    """`run_events.type`: the audit trail of a run (docs/api.md "Event", docs/async.md "Audit trail")."""
+
+    STATUS = "status"  # every transition, written in the same transaction as the status change
+    IDEMPOTENT_REPLAY = "idempotent_replay"  # a request answered from the run its Idempotency-Key names
+    JOB_SENT = "job_sent"  # a wake-up put on the jobs queue (created, replay, redrive)
+    TASK_POLLED = "task_polled"  # one query of the provider's async task
+    ATTEMPT_FAILED = "attempt_failed"  # a delivery failed and will be retried
+    DELIVERY_SKIPPED = "delivery_skipped"  # a stale or duplicate delivery, acknowledged without work
+
+
+# Run ids are random UUIDs (crypto.randomUUID), lowercase: anything else is not a run, and no query runs for it.
+RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Every object the backend writes is under this prefix (generated/<yyyy>/<mm>/<dd>/<run_id>/<index>.<ext>);
+# each stack's lifecycle rules must cover it, or retention silently stops applying (settings refuse that).
+MEDIA_KEY_PREFIX = "generated/"
+
+
+# -- requests --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What `POST /api/generate` and `GET /api/runs` accept. Prompt limits and the seed range are the
+    provider's (reference section 4): the API refuses what the provider would silently truncate."""
+
+    prompt_chars: int = 800  # Unicode code points, as the provider counts them
+    negative_prompt_chars: int = 500
+    seed_max: int = 2147483647
+    idempotency_key_chars: int = 128
+    request_id_chars: int = 128  # X-Request-Id kept from the client, and the `request_id` filter
+    body_bytes: int = 16 * 1024  # read in full before parsing, so it is bounded first
+    list_default: int = 20  # runs per page of GET /api/runs
+    list_max: int = 100
+
+
+LIMITS = Limits()
+# The provider's sizes for qwen-image, -plus and -max (reference section 4, current docs); the first is its
+# default, used when a request names none.
+SIZES = ("1664*928", "1472*1104", "1328*1328", "1104*1472", "928*1664")
+
+
+class Mode(StrEnum):
+    """How a model can be called upstream: one blocking request, or a task submitted and polled."""
+
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+# The models settings accept and the calls each serves (reference section 2: only the two aliases serve the
+# async API; the -max models are sync-only). Async for qwen-image-plus-2026-01-09 is UNCONFIRMED (the
+# reference lists only the aliases), so it is treated as sync-only: no stack can depend on an API that may
+# not exist. Settings refuse a sync-only model with `queues.enabled: true`; so does the backend at run time.
+MODELS: Mapping[str, tuple[Mode, ...]] = {
+    "qwen-image": (Mode.SYNC, Mode.ASYNC),
+    "qwen-image-plus": (Mode.SYNC, Mode.ASYNC),
+    "qwen-image-plus-2026-01-09": (Mode.SYNC,),
+    "qwen-image-max": (Mode.SYNC,),
+    "qwen-image-max-2025-12-30": (Mode.SYNC,),
+}
+ASYNC_MODELS = tuple(model for model, modes in MODELS.items() if Mode.ASYNC in modes)
+
+
+# -- API errors ------------------------------------------------------------------------------------------
+
+
+class ErrorCode(StrEnum):
+    """`error.code` of the API's one error shape, `{"error": {"code", "message", "request_id", ...}}`
+    (docs/api.md lists each with its status, when it happens and its extra fields)."""
+
+    INVALID_REQUEST = "invalid_request"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    NOT_RETRYABLE = "not_retryable"
+    ASYNC_DISABLED = "async_disabled"
+    UPSTREAM_THROTTLED = "upstream_throttled"
+    INTERNAL_ERROR = "internal_error"
+    UPSTREAM_ERROR = "upstream_error"
+    BACKEND_UNAVAILABLE = "backend_unavailable"  # the frontend could not reach the backend
+    QUEUE_UNAVAILABLE = "queue_unavailable"
+    MISCONFIGURED = "misconfigured"  # a binding is missing or malformed: the Worker refuses every request
+    UPSTREAM_TIMEOUT = "upstream_timeout"
+
+
+ERROR_STATUS: Mapping[ErrorCode, int] = {
+    ErrorCode.INVALID_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.IDEMPOTENCY_CONFLICT: 409,
+    ErrorCode.NOT_RETRYABLE: 409,
+    ErrorCode.ASYNC_DISABLED: 409,
+    ErrorCode.UPSTREAM_THROTTLED: 429,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.UPSTREAM_ERROR: 502,
+    ErrorCode.BACKEND_UNAVAILABLE: 502,
+    ErrorCode.QUEUE_UNAVAILABLE: 503,
+    ErrorCode.MISCONFIGURED: 503,
+    ErrorCode.UPSTREAM_TIMEOUT: 504,
+}
+
+
+# -- what each Worker's contract.js exports ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Export:
+    """One fact in the generated JavaScript: its value, a line saying what it is, and the Workers that read it."""
+
+    value: object
+    doc: str
+    workers: tuple[Role, ...]
+
+
+_BOTH = (Role.BACKEND, Role.FRONTEND)
+_BACKEND = (Role.BACKEND,)
+EXPORTS: Mapping[str, Export] = {
+    "STATUS": Export(RunStatus, "Run statuses (the D1 CHECK on runs.status lists exactly these).", _BOTH),
+    "STATUSES": Export(tuple(RunStatus), "Every run status, in lifecycle order.", _BACKEND),
+    "NEXT": Export(TRANSITIONS, "The statuses each status may move to (state.js).", _BACKEND),
+    "TERMINAL": Export(TERMINAL, "Statuses a run stops in until an operator re-drives it.", _BOTH),
+    "ACTIVE": Export(ACTIVE, "Statuses with work still to do.", _BACKEND),
+    "REDRIVABLE": Export(REDRIVABLE, "Statuses `POST /api/runs/<id>/retry` accepts.", _BACKEND),
+    "EVENT": Export(EventType, "`run_events.type` values.", _BACKEND),
+    "RUN_ID": Export(RUN_ID, "A run id: a lowercase UUID.", _BACKEND),
+    "MEDIA_KEY_PREFIX": Export(MEDIA_KEY_PREFIX, "Every stored object's key starts with this.", _BACKEND),
+    "LIMITS": Export(LIMITS, "What the API accepts.", _BOTH),
+    "SIZES": Export(SIZES, "Image sizes; the first is the provider's default.", _BOTH),
+    "MODELS": Export(MODELS, "Each model's upstream modes.", _BACKEND),
+    "ERROR": Export(ErrorCode, "`error.code` of the API's error envelope.", _BOTH),
+    "ERROR_STATUS": Export(ERROR_STATUS, "The HTTP status of each error code.", _BOTH),
+}

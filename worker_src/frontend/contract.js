@@ -1,0 +1,141 @@
+// Generated from infra/model/contract.py and infra/model/bindings.py by `make generate`: do not edit.
+// @ts-check
+
+const WORKER = "frontend";
+
+/** Run statuses (the D1 CHECK on runs.status lists exactly these). */
+export const STATUS = Object.freeze({
+  QUEUED: "queued",
+  SUBMITTED: "submitted",
+  RUNNING: "running",
+  PERSISTING: "persisting",
+  SUCCEEDED: "succeeded",
+  FAILED: "failed",
+  DEAD_LETTERED: "dead_lettered",
+});
+
+/** Statuses a run stops in until an operator re-drives it. */
+export const TERMINAL = Object.freeze(["succeeded", "failed", "dead_lettered"]);
+
+/** What the API accepts. */
+export const LIMITS = Object.freeze({
+  promptChars: 800,
+  negativePromptChars: 500,
+  seedMax: 2147483647,
+  idempotencyKeyChars: 128,
+  requestIdChars: 128,
+  bodyBytes: 16384,
+  listDefault: 20,
+  listMax: 100,
+});
+
+/** Image sizes; the first is the provider's default. */
+export const SIZES = Object.freeze(["1664*928", "1472*1104", "1328*1328", "1104*1472", "928*1664"]);
+
+/** `error.code` of the API's error envelope. */
+export const ERROR = Object.freeze({
+  INVALID_REQUEST: "invalid_request",
+  UNAUTHORIZED: "unauthorized",
+  FORBIDDEN: "forbidden",
+  NOT_FOUND: "not_found",
+  METHOD_NOT_ALLOWED: "method_not_allowed",
+  IDEMPOTENCY_CONFLICT: "idempotency_conflict",
+  NOT_RETRYABLE: "not_retryable",
+  ASYNC_DISABLED: "async_disabled",
+  UPSTREAM_THROTTLED: "upstream_throttled",
+  INTERNAL_ERROR: "internal_error",
+  UPSTREAM_ERROR: "upstream_error",
+  BACKEND_UNAVAILABLE: "backend_unavailable",
+  QUEUE_UNAVAILABLE: "queue_unavailable",
+  MISCONFIGURED: "misconfigured",
+  UPSTREAM_TIMEOUT: "upstream_timeout",
+});
+
+/**
+ * The HTTP status of each error code.
+ * @type {Readonly<Record<string, number>>}
+ */
+export const ERROR_STATUS = Object.freeze({
+  "invalid_request": 400,
+  "unauthorized": 401,
+  "forbidden": 403,
+  "not_found": 404,
+  "method_not_allowed": 405,
+  "idempotency_conflict": 409,
+  "not_retryable": 409,
+  "async_disabled": 409,
+  "upstream_throttled": 429,
+  "internal_error": 500,
+  "upstream_error": 502,
+  "backend_unavailable": 502,
+  "queue_unavailable": 503,
+  "misconfigured": 503,
+  "upstream_timeout": 504,
+});
+
+/**
+ * The frontend Worker's `env`, derived from infra/model/bindings.py: a property in [brackets] is bound only
+ * on stacks where its condition holds (and required there).
+ * @typedef {object} Env
+ * @property {string} BACKEND_ACCESS how the frontend reaches the backend (frontend.backend_access)
+ * @property {Fetcher} [BACKEND] the backend Worker (service binding); bound when BACKEND_ACCESS is "service-binding"
+ * @property {string} [BACKEND_URL] the backend's public origin; bound when BACKEND_ACCESS is "url"
+ */
+
+/**
+ * Every binding as declared: text and secrets with the pattern their whole value must match, the others with
+ * a method every binding of their kind has; `when`: bound only where that text binding has that value.
+ * @typedef {{name: string, kind: string, pattern?: RegExp, says?: string, method?: string,
+ *   when?: {name: string, equals: string}}} DeclaredBinding
+ * @type {readonly DeclaredBinding[]}
+ */
+const BINDINGS = Object.freeze([
+  { name: "BACKEND_ACCESS", kind: "plain_text", pattern: new RegExp("^(service-binding|url)$"), says: "one of service-binding, url" },
+  { name: "BACKEND", kind: "service", method: "fetch", when: { name: "BACKEND_ACCESS", equals: "service-binding" } },
+  { name: "BACKEND_URL", kind: "plain_text", pattern: new RegExp("^https?://[^/\\s?#]+$"), says: "an http(s) origin such as https://example.com (no path)", when: { name: "BACKEND_ACCESS", equals: "url" } },
+]);
+
+/**
+ * What is wrong with `env`: every binding this stack must have that is missing, of the wrong kind, or (text)
+ * not in its format. Values are never quoted: some are secrets.
+ * @param {object} env @returns {{name: string, problem: string}[]}
+ */
+export function bindingProblems(env) {
+  const given = /** @type {Record<string, unknown>} */ (env);
+  /** @type {{name: string, problem: string}[]} */
+  const problems = [];
+  for (const binding of BINDINGS) {
+    if (binding.when && given[binding.when.name] !== binding.when.equals) continue;
+    const value = given[binding.name];
+    if (value === undefined) {
+      problems.push({ name: binding.name, problem: `is missing (a ${binding.kind} binding)` });
+    } else if (binding.pattern) {
+      if (typeof value !== "string" || !binding.pattern.test(value)) {
+        problems.push({ name: binding.name, problem: `must be ${binding.says}` });
+      }
+    } else if (typeof (/** @type {Record<string, unknown>} */ (value))[binding.method ?? ""] !== "function") {
+      problems.push({ name: binding.name, problem: `is not a ${binding.kind} binding` });
+    }
+  }
+  return problems;
+}
+
+/** Missing or malformed bindings: the Worker answers every request 503 `misconfigured`, naming them. */
+export class Misconfigured extends Error {
+  /** @param {{name: string, problem: string}[]} problems */
+  constructor(problems) {
+    const list = problems.map((p) => `${p.name} ${p.problem}`).join("; ");
+    super(`read bindings of the ${WORKER} Worker failed: ${list}; they are declared in infra/model/bindings.py: ` +
+      "redeploy the stack with pulumi up (locally: restart make dev)");
+    /** @type {string[]} */
+    this.bindings = problems.map((p) => p.name);
+  }
+}
+
+/**
+ * The API's one error shape (docs/api.md): `{"error": {"code", "message", "request_id", ...extra}}`.
+ * @param {string} code @param {string} message @param {string} requestId @param {Record<string, unknown>} [extra]
+ */
+export function errorBody(code, message, requestId, extra = {}) {
+  return { error: { code, message, request_id: requestId, ...extra } };
+}
