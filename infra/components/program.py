@@ -19,7 +19,8 @@ def main() -> None:
         settings_file = config.get("settings")  # another stack file for this stack (tests, experiments)
         settings = load_settings(environment, Path(settings_file) if settings_file else None)
         secrets = read_secrets(config, settings)
+        outputs = deploy(settings, secrets)
     except InfraError as exc:
         raise pulumi.RunError(str(exc)) from None
-    for key, value in deploy(settings, secrets).items():
+    for key, value in outputs.items():
         pulumi.export(key, value)

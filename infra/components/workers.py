@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.model.bindings import MAIN_MODULE, Binding, Kind, WorkerSpec
+from infra.errors import DeclarationError
+from infra.model.bindings import MAIN_MODULE, Binding, Kind, Secret, WorkerSpec
 from infra.model.contract import COMPATIBILITY_DATE
 from infra.model.settings import REPO_ROOT
 
@@ -45,14 +46,23 @@ def _sha256(repo_path: str) -> str:
 
 
 def binding_args(binding: Binding, args: WorkerArgs) -> cloudflare.WorkersScriptBindingArgs:
-    target = {
-        Kind.R2: {"bucket_name": binding.target},
-        Kind.D1: {"id": args.database_ids.get(binding.target)},
-        Kind.QUEUE: {"queue_name": binding.target},
-        Kind.SERVICE: {"service": binding.target},
-        Kind.TEXT: {"text": binding.target},
-        Kind.SECRET: {"text": args.secrets.get(binding.target)},
-    }[binding.kind]
+    """The API form of one binding. A D1 binding needs its database's id and a secret its value: without one
+    the binding is refused here, naming it, instead of deploying a Worker that lacks it."""
+    refused = f"declare binding '{binding.name}' of worker '{args.spec.script_name}' failed"
+    target: dict[str, pulumi.Input[str]]
+    if binding.kind == Kind.D1:
+        if binding.target not in args.database_ids:
+            raise DeclarationError(f"{refused}: no id for database '{binding.target}'; pass the MetadataStore's "
+                                   "database_id in WorkerArgs.database_ids")
+        target = {"id": args.database_ids[binding.target]}
+    elif binding.kind == Kind.SECRET:
+        if binding.target not in args.secrets:
+            raise DeclarationError(f"{refused}: no value for secret {binding.target}; set it with pulumi config set "
+                                   f"--secret {Secret(binding.target).config_key}")
+        target = {"text": args.secrets[binding.target]}
+    else:
+        field_name = {Kind.R2: "bucket_name", Kind.QUEUE: "queue_name", Kind.SERVICE: "service", Kind.TEXT: "text"}
+        target = {field_name[binding.kind]: binding.target}
     return cloudflare.WorkersScriptBindingArgs(name=binding.name, type=str(binding.kind), **target)
 
 

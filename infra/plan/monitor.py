@@ -1,7 +1,9 @@
 """Offline plan: the real program evaluated under Pulumi's mocks, with no CLI, engine or credentials.
 
 A recording mock monitor keeps what the engine would receive for each resource (type, name, inputs,
-parent, protection, dependencies), so CI review can show exactly what a stack declares.
+parent, protection, dependencies), so CI review can show exactly what a stack declares. The mocks echo a
+resource's inputs as its state and fill in the fields its provider computes, so they must know every resource
+type the program declares: an unknown type fails the plan instead of looking like it had no computed fields.
 """
 
 from __future__ import annotations
@@ -26,10 +28,21 @@ _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_MASK = "[secret]"
 KNOWN_AFTER_APPLY = "(known after apply)"
-# Fields the provider computes; the mocks answer them with a placeholder so they never look like data.
-_COMPUTED = {
+# Every resource type the program declares, with the fields its provider computes (answered with a
+# placeholder so they never look like data). A new resource type is added here with its computed fields.
+COMPUTED: dict[str, tuple[str, ...]] = {
     "cloudflare:index/d1Database:D1Database": ("uuid",),
     "cloudflare:index/queue:Queue": ("queue_id", "queueId"),
+    "cloudflare:index/queueConsumer:QueueConsumer": (),
+    "cloudflare:index/r2Bucket:R2Bucket": (),
+    "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle": (),
+    "cloudflare:index/r2CustomDomain:R2CustomDomain": (),
+    "cloudflare:index/workersCronTrigger:WorkersCronTrigger": (),
+    "cloudflare:index/workersCustomDomain:WorkersCustomDomain": (),
+    "cloudflare:index/workersRoute:WorkersRoute": (),
+    "cloudflare:index/workersScript:WorkersScript": (),
+    "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain": (),
+    "pulumi-python:dynamic/schema:Migrations": (),
 }
 
 
@@ -69,17 +82,30 @@ class Plan:
                 "components": [asdict(r) for r in self.resources if not r.custom], "outputs": self.outputs}
 
 
-class _EchoMocks(pulumi.runtime.Mocks):
-    """Echo inputs as state; fill only provider-computed fields."""
+class UnknownResourceType(InfraError):
+    """The program declared a resource type (or called a provider function) the mocks have no answer for."""
+
+
+class PlanMocks(pulumi.runtime.Mocks):
+    """Echo inputs as state; fill only provider-computed fields; refuse what they do not know.
+
+    Components (`custom` false) never reach a provider and are echoed as they are.
+    """
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.custom and args.typ not in COMPUTED:
+            raise UnknownResourceType(
+                f"plan resource '{args.name}' failed: the mocks do not know the type {args.typ}; add it to "
+                "COMPUTED in infra/plan/monitor.py with the fields its provider computes"
+            )
         state = dict(args.inputs)
-        for key in _COMPUTED.get(args.typ, ()):
+        for key in COMPUTED.get(args.typ, ()):
             state[key] = KNOWN_AFTER_APPLY
         return f"{args.name}-{uuid.uuid5(uuid.NAMESPACE_URL, args.name).hex[:8]}", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+        raise UnknownResourceType(f"plan call '{args.token}' failed: the program calls no provider function, so the "
+                                  "mocks answer none; give this one a mock answer in infra/plan/monitor.py")
 
 
 class _RecordingMonitor(mocks.MockMonitor):
@@ -154,9 +180,9 @@ def run_plan(stack: str, config: dict[str, str] | None = None, preview: bool = T
     from infra.components.program import main
 
     config = placeholder_config() if config is None else config
-    monitor = _RecordingMonitor(_EchoMocks())
+    monitor = _RecordingMonitor(PlanMocks())
     runtime_settings.set_root_resource(None)  # each plan starts a fresh Stack root
-    pulumi.runtime.set_mocks(_EchoMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(PlanMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys=list(config))
     run = pulumi.runtime.test(main)
     try:

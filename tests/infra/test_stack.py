@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from pulumi.runtime import MockResourceArgs
 
 from infra.model.naming import Role
 from infra.model.settings import load_settings
+from infra.plan import KNOWN_AFTER_APPLY
+from infra.plan.monitor import COMPUTED, PlanMocks, UnknownResourceType
 
 from .conftest import STACKS
 
@@ -78,3 +81,27 @@ def test_stack_outputs_name_what_operators_need(plan_of, stack: str) -> None:
     assert "database_id" in outputs
     queues = (f"qwen-image-{stack}-jobs", f"qwen-image-{stack}-jobs-dlq") if settings.async_enabled else (None, None)
     assert (outputs["jobs_queue"], outputs["dead_letter_queue"]) == queues
+
+
+def test_the_mocks_know_every_resource_type_the_stacks_declare(plan_of) -> None:
+    declared = {r.type for stack in STACKS for r in plan_of(stack).of_type("")}
+    assert declared - set(COMPUTED) == set()
+
+
+def test_the_mocks_refuse_a_resource_type_they_do_not_know() -> None:
+    args = MockResourceArgs(typ="cloudflare:index/r2BucketCors:R2BucketCors", name="media-cors", inputs={},
+                            provider=None, resource_id=None, custom=True)
+    with pytest.raises(UnknownResourceType) as caught:
+        PlanMocks().new_resource(args)
+    assert str(caught.value) == (
+        "plan resource 'media-cors' failed: the mocks do not know the type cloudflare:index/r2BucketCors:R2BucketCors; "
+        "add it to COMPUTED in infra/plan/monitor.py with the fields its provider computes"
+    )
+
+
+def test_the_mocks_fill_only_what_the_provider_computes() -> None:
+    args = MockResourceArgs(typ="cloudflare:index/d1Database:D1Database", name="metadata-database",
+                            inputs={"name": "qwen-image-staging-metadata"}, provider=None, resource_id=None,
+                            custom=True)
+    _, state = PlanMocks().new_resource(args)
+    assert state == {"name": "qwen-image-staging-metadata", "uuid": KNOWN_AFTER_APPLY}

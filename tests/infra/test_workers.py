@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.model.bindings import SWEEP_MARGIN_SECONDS
+from infra.components.workers import WorkerArgs, binding_args
+from infra.errors import DeclarationError
+from infra.model.bindings import SWEEP_MARGIN_SECONDS, Binding, Kind, declare_workers
 from infra.model.contract import COMPATIBILITY_DATE
 from infra.model.settings import REPO_ROOT, load_settings
 from infra.plan import PLACEHOLDER_SECRET, SECRET_MASK, PlanError, placeholder_config, run_plan
@@ -166,3 +168,26 @@ def test_backend_sweeps_after_a_provider_call_and_a_download_plus_a_margin(plan_
     assert bindings["SWEEP_AFTER_SECONDS"] == {"name": "SWEEP_AFTER_SECONDS", "type": "plain_text",
                                                "text": str(threshold)}
     assert SWEEP_MARGIN_SECONDS >= 60
+
+
+def _backend_args(**fields) -> WorkerArgs:
+    backend, _ = declare_workers(load_settings("staging"))
+    return WorkerArgs(account_id="0" * 32, spec=backend, secrets={}, **fields)
+
+
+def test_a_d1_binding_without_a_database_id_is_refused_naming_it() -> None:
+    with pytest.raises(DeclarationError) as caught:
+        binding_args(Binding("DB", Kind.D1, "qwen-image-staging-metadata"), _backend_args())
+    assert str(caught.value) == (
+        "declare binding 'DB' of worker 'qwen-image-staging-backend' failed: no id for database "
+        "'qwen-image-staging-metadata'; pass the MetadataStore's database_id in WorkerArgs.database_ids"
+    )
+
+
+def test_a_secret_binding_without_a_value_is_refused_naming_it() -> None:
+    with pytest.raises(DeclarationError) as caught:
+        binding_args(Binding("ADMIN_TOKEN", Kind.SECRET, "ADMIN_TOKEN"), _backend_args())
+    assert str(caught.value) == (
+        "declare binding 'ADMIN_TOKEN' of worker 'qwen-image-staging-backend' failed: no value for secret "
+        "ADMIN_TOKEN; set it with pulumi config set --secret adminToken"
+    )
