@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup dev test lint typecheck generate plan migrate bench clean
+.PHONY: setup dev test lint typecheck generate constraints plan migrate bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -46,6 +46,13 @@ typecheck: setup
 ## Rewrite each Worker's worker_src/<role>/contract.js from infra/model (contract.py, bindings.py); commit the result.
 generate: setup
 	$(PY) -m infra generate
+
+## Re-pin: install requirements.txt without the old pins, then write every installed version into constraints.txt.
+constraints:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	{ echo "# Full pin set of the virtualenv (pip freeze); regenerate with: make constraints"; \
+	  $(PY) -m pip freeze --exclude-editable --disable-pip-version-check; } > constraints.txt
 
 ## Offline plan of a stack: make plan STACK=production
 plan: setup

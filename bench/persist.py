@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from infra.model.contract import COMPATIBILITY_DATE
 from localdev.system import LOOPBACK, WRANGLER_JS, LocalSystem, free_port, wrangler_env
 
 MIB = 1024 * 1024
@@ -111,31 +112,42 @@ def measure(pids: list[int], request: Callable[[], None]) -> tuple[float, float]
     return elapsed, max(0.0, peak[0] - idle)
 
 
+STARTUP_SECONDS = 60
+_LOG_TAIL_CHARS = 4000
+
+
 @contextmanager
-def baseline_worker(state_dir: Path) -> Iterator[tuple[str, list[int]]]:
-    """The baseline Worker under wrangler dev; yields its URL and workerd pids."""
+def baseline_worker(state_dir: Path, main: Path = BASELINE_DIR / "index.js") -> Iterator[tuple[str, list[int]]]:
+    """The baseline Worker (`main`) under wrangler dev; yields its URL and workerd pids. If it does not start,
+    the error carries the end of wrangler's output (also kept in `baseline-wrangler.log`)."""
     port = free_port()
     config = state_dir / "baseline.jsonc"
     config.write_text(json.dumps({
-        "name": "bench-baseline", "main": str(BASELINE_DIR / "index.js"), "compatibility_date": "2026-04-20",
+        "name": "bench-baseline", "main": str(main), "compatibility_date": COMPATIBILITY_DATE,
         "r2_buckets": [{"binding": "MEDIA", "bucket_name": "bench-baseline"}],
     }))
-    process = subprocess.Popen(
-        ["node", str(WRANGLER_JS), "dev", "-c", str(config), "--ip", LOOPBACK, "--port", str(port),
-         "--persist-to", str(state_dir / "baseline-state")],
-        env=wrangler_env(state_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    log_path = state_dir / "baseline-wrangler.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            ["node", str(WRANGLER_JS), "dev", "-c", str(config), "--ip", LOOPBACK, "--port", str(port),
+             "--persist-to", str(state_dir / "baseline-state")],
+            env=wrangler_env(state_dir), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )
     url = f"http://{LOOPBACK}:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             try:
-                if httpx.get(f"{url}/", timeout=2).status_code == 400:
+                if httpx.get(f"{url}/put", timeout=2).status_code == 400:  # up: it refuses a put without src
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the baseline Worker did not start within 60 s")
+                why = f"exited with {process.returncode}" if process.poll() is not None else \
+                    f"did not answer within {STARTUP_SECONDS} s"
+                output = log_path.read_text(errors="replace")[-_LOG_TAIL_CHARS:]
+                raise RuntimeError(f"start baseline worker 'bench-baseline' failed: wrangler dev {why}; its output "
+                                   f"({log_path}):\n{output}")
             time.sleep(0.2)
         yield url, workerd_pids(process.pid)
     finally:

@@ -2,7 +2,8 @@
 --
 -- Timestamps are ISO-8601 UTC strings with milliseconds (`2026-01-02T03:04:05.678Z`), which sort
 -- lexicographically in time order. Status transitions are made by conditional UPDATEs in
--- worker_src/backend/runs.js; the CHECK below only keeps unknown values out.
+-- worker_src/backend/runs.js; the CHECK below only keeps unknown values out (it lists RunStatus of
+-- infra/model/contract.py, and a test holds the two equal).
 -- Every filter the API offers (status, since/until, request id, idempotency key, provider task id) is
 -- served by an index.
 
@@ -49,7 +50,7 @@ CREATE TABLE run_events (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
   run_id      TEXT NOT NULL REFERENCES runs (id),
   at          TEXT NOT NULL,
-  type        TEXT NOT NULL,                  -- status | upstream_call | asset_stored | ...
+  type        TEXT NOT NULL,                  -- EventType in infra/model/contract.py: status, job_sent, ...
   from_status TEXT,
   to_status   TEXT,
   detail      TEXT                            -- JSON object; never credentials or signed URLs
