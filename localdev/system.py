@@ -330,7 +330,7 @@ class LocalSystem:
         return base.with_overrides({**fields, **self._overrides})
 
     def _apply_migrations(self) -> None:
-        """The runner `pulumi up` and `python -m infra migrate` use (checksums, refusal of edited files),
+        """The runner `pulumi up` and `infra migrate` use (checksums, refusal of edited files),
         on the file `wrangler dev` opens; wrangler's own `d1 migrations list` agrees with what it records."""
         executor = LocalD1Executor(self.persist_dir, self.database_name)
         try:

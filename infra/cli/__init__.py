@@ -1,4 +1,5 @@
-"""`python -m infra`: offline plan and stack diff, D1 migrations, support queries, the Workers' contract.js.
+"""`infra` (or `python -m infra`): offline plan and stack diff, D1 migrations, support queries, the Workers'
+contract.js.
 
 Each command group is a module with a `register(commands, stacks)`; this module only assembles the parser
 and turns the project's errors into one red line and exit code 2.
@@ -21,7 +22,7 @@ COMMANDS = (plan, migrate, runs, generate)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="infra", description=__doc__.split("\n", 1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     stacks = known_stacks()
     for command in COMMANDS:

@@ -31,7 +31,7 @@ def _runs_retry(args: argparse.Namespace, console: Console) -> int:
     def render(body: dict[str, Any]) -> None:
         run = body["run"]
         console.print(f"run {run['id']} re-driven: now {run['status']}; follow it with "
-                      f"`python -m infra runs show --stack {args.stack} {run['id']}`")
+                      f"`infra runs show --stack {args.stack} {run['id']}`")
 
     return answer(args, admin_client(args, action).retry_run(args.run_id, action), render)
 

@@ -1,4 +1,4 @@
-"""Re-driving a failed or dead-lettered run (`POST /api/runs/<id>/retry`, admin, and `python -m infra runs retry`):
+"""Re-driving a failed or dead-lettered run (`POST /api/runs/<id>/retry`, admin, and `infra runs retry`):
 the run goes back to `queued` under a new wake-up number, gets a new upstream task and finishes; anything else
 is refused with a 409 that says why."""
 
@@ -60,7 +60,7 @@ def test_cli_redrives_a_failed_run(
     args = ["runs", "retry", "--stack", "local", "--base-url", async_system.url, run_id]
     assert main(args) == 0
     assert capsys.readouterr().out == (f"run {run_id} re-driven: now queued; follow it with "
-                                       f"`python -m infra runs show --stack local {run_id}`\n")
+                                       f"`infra runs show --stack local {run_id}`\n")
     assert wait_for_run(async_api, run_id)["run"]["status"] == "succeeded"
 
     assert main(args) == 2
