@@ -1,0 +1,1 @@
+"""Local fakes of services that cannot run here, serving their documented shapes over HTTP (`cloudflare_api`)."""
