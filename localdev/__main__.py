@@ -3,8 +3,9 @@
 Environment: `PORT` (default 8787), `ADMIN_TOKEN` (default: a new random token), `DASHSCOPE_BASE_URL` +
 `DASHSCOPE_API_KEY` (another upstream instead of the stand-in; its host becomes an allowed result host),
 `ALLOWED_RESULT_HOSTS` (comma list of further result hosts, e.g. the provider's OSS hosts), `LOCAL_STATE_DIR`
-(default `.local`), `ASYNC_ENABLED=true` (queue-based processing with local Queues, as on staging; see
-docs/async.md). Prints the URL and the admin token, never any other secret.
+(default `.local`; a relative path is taken from the checkout, as `infra migrate --stack local` takes it),
+`ASYNC_ENABLED=true` (queue-based processing with local Queues, as on staging; see docs/async.md). Prints the
+URL and the admin token, never any other secret.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import os
 import signal
 import sys
 import threading
-from pathlib import Path
 
-from localdev.system import DEFAULT_PORT, DEFAULT_STATE_DIR, LocalSystem, LocalSystemError, main_env_upstream
+from infra.d1.executors import local_state_dir
+from localdev.system import DEFAULT_PORT, LocalSystem, LocalSystemError, main_env_upstream
 
 
 def main() -> int:
@@ -32,7 +33,7 @@ def main() -> int:
     try:
         system = LocalSystem(
             port=port,
-            state_dir=Path(env.get("LOCAL_STATE_DIR") or DEFAULT_STATE_DIR),
+            state_dir=local_state_dir(env),
             admin_token=env.get("ADMIN_TOKEN") or None,
             upstream=main_env_upstream(env),
             extra_result_hosts=extra_hosts,

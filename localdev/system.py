@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from infra.d1.executors import D1Error, LocalD1Executor
+from infra.d1.executors import DEFAULT_LOCAL_STATE, PERSIST_SUBDIR, D1Error, LocalD1Executor
 from infra.d1.migrations import MigrationError, MigrationRunner, discover
 from infra.generate.wrangler import write_wrangler_configs
 from infra.model.bindings import WorkerSpec
@@ -48,7 +48,7 @@ from localdev.standin import StandIn
 
 WRANGLER_JS = REPO_ROOT / "node_modules" / "wrangler" / "bin" / "wrangler.js"
 DEFAULT_PORT = 8787
-DEFAULT_STATE_DIR = REPO_ROOT / ".local"
+DEFAULT_STATE_DIR = DEFAULT_LOCAL_STATE
 LOOPBACK = "127.0.0.1"
 # Keep wrangler from calling home: no telemetry, no cf.json fetch, no banner (platform notes).
 OFFLINE_ENV = {
@@ -186,7 +186,7 @@ class LocalSystem:
     ) -> None:
         self.port = port or free_port()
         self.state_dir = state_dir
-        self.persist_dir = state_dir / "state"
+        self.persist_dir = state_dir / PERSIST_SUBDIR
         self.config_dir = config_dir or state_dir / "wrangler"
         self.log_dir = state_dir / "logs"
         self.admin_token = admin_token or secrets.token_urlsafe(24)

@@ -14,7 +14,7 @@ from infra.model.settings import load_settings
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:
-    executor = executor_for(load_settings(args.stack), args.persist_to, args.database_id)
+    executor = executor_for(load_settings(args.stack), args.persist_to, args.database_id, read_only=args.dry_run)
     runner = MigrationRunner(executor, discover())
     status = runner.status()
     console.print(f"Migrations of {executor.description}")
@@ -40,6 +40,7 @@ def register(commands: argparse._SubParsersAction, stacks: list[str]) -> None:
     migrate = commands.add_parser("migrate", help="apply pending D1 migrations (what `pulumi up` does)")
     migrate.add_argument("--stack", required=True, choices=stacks)
     migrate.add_argument("--dry-run", action="store_true", help="list pending migrations, apply nothing")
-    migrate.add_argument("--persist-to", type=Path, help="local stack: wrangler's --persist-to (default .local/state)")
+    migrate.add_argument("--persist-to", type=Path, help="local stack: wrangler's --persist-to (default: where "
+                         "`make dev` keeps it, $LOCAL_STATE_DIR/state or .local/state)")
     migrate.add_argument("--database-id", help="deployed stacks: skip looking the database up by name")
     migrate.set_defaults(run=_migrate)

@@ -6,21 +6,25 @@ The sha256 of each applied file goes to a table of our own beside it, `d1_migrat
 wrangler never reads; that is how an edited, already-applied migration is refused. A migration written
 with wrangler (no checksum yet) is adopted: its current checksum is recorded on the next run.
 
-Each migration is applied in one atomic unit together with both of its bookkeeping rows, so a failing
-migration leaves the database exactly as it was and nothing recorded.
+Each migration is applied in one batch together with both of its bookkeeping rows: the file's own text, as
+wrangler sends it, then the two inserts. Locally and on D1 a batch is a transaction, so a failing migration
+should leave the database as it was and nothing recorded; the runner does not take that on trust: after a
+failure it reads `d1_migrations` and the schema back and reports what is there (partly applied, recorded or
+not) and how to recover.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
 from infra.d1.executors import D1Error, D1Executor
+from infra.d1.sql import ends_complete, split_statements
 from infra.errors import InfraError
 from infra.model.bindings import MIGRATIONS_DIR
 
@@ -38,29 +42,12 @@ CHECKSUMS_TABLE_DDL = f"""CREATE TABLE IF NOT EXISTS {CHECKSUMS_TABLE}(
   recorded_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL
 )"""
 NAME_PATTERN = re.compile(r"^(\d{4})_[a-z0-9]+(_[a-z0-9]+)*\.sql$")
-_LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
+_ROW_CHANGE = re.compile(r"^(INSERT|UPDATE|DELETE|REPLACE|WITH)\b", re.IGNORECASE)
 _TRANSACTION_CONTROL = re.compile(r"^(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
 
 class MigrationError(InfraError):
     """A migration cannot be read, was edited after it was applied, or failed to apply."""
-
-
-def split_statements(sql: str) -> list[str]:
-    """The statements of a SQL script, without comments around them or their `;`.
-
-    SQLite's own `complete_statement` decides where a statement ends, so `;` inside strings, comments and
-    trigger bodies (`BEGIN … END;`) never splits one.
-    """
-    statements, current = [], ""
-    for piece in sql.split(";"):
-        current += piece + ";"
-        if sqlite3.complete_statement(current):
-            text = _LEADING_COMMENTS.sub("", current).rstrip().removesuffix(";").rstrip()
-            if text:
-                statements.append(text)
-            current = ""
-    return statements
 
 
 @dataclass(frozen=True)
@@ -73,13 +60,17 @@ class Migration:
         return int(self.name[:4])
 
     @cached_property
+    def text(self) -> str:
+        """The file with line endings normalised: what is hashed and sent, so a CRLF checkout is not an edit."""
+        return self.sql.replace("\r\n", "\n")
+
+    @cached_property
     def checksum(self) -> str:
-        """sha256 of the text with line endings normalised, so a CRLF checkout is not an edit."""
-        return hashlib.sha256(self.sql.replace("\r\n", "\n").encode()).hexdigest()
+        return hashlib.sha256(self.text.encode()).hexdigest()
 
     @cached_property
     def statements(self) -> list[str]:
-        return split_statements(self.sql)
+        return split_statements(self.text)
 
     def check(self) -> None:
         """Refuse what D1 cannot run inside the runner's atomic unit."""
@@ -88,6 +79,12 @@ class Migration:
                                  "(four digits, then lowercase words joined by underscores)")
         if not self.statements:
             raise MigrationError(f"read migration '{self.name}' failed: it holds no SQL statement")
+        if not ends_complete(self.text):
+            raise MigrationError(
+                f"read migration '{self.name}' failed: its last statement does not end with ';' (or a string or "
+                "comment is left open); the bookkeeping rows are sent right after the file's text, so end the last "
+                "statement with ';'"
+            )
         for index, statement in enumerate(self.statements, 1):
             if match := _TRANSACTION_CONTROL.match(statement):
                 raise MigrationError(
@@ -192,20 +189,22 @@ class MigrationRunner:
         )
 
     def apply(self, on_applied: Callable[[Migration], None] | None = None) -> Outcome:
-        """Apply every pending migration in order; stops at the first failure, which leaves no trace."""
-        self.executor.execute_atomically([MIGRATIONS_TABLE_DDL, CHECKSUMS_TABLE_DDL])
+        """Apply every pending migration in order; stops at the first failure and reports what it left."""
+        self.executor.run_batch(_script([MIGRATIONS_TABLE_DDL, CHECKSUMS_TABLE_DDL]))
         status = self.status()
         if status.unrecorded:
-            self.executor.execute_atomically([self._record_checksum(m) for m in status.unrecorded])
+            self.executor.run_batch(_script([self._record_checksum(m) for m in status.unrecorded]))
         for migration in status.pending:
+            before = self._schema()
+            sent_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             try:
-                self.executor.execute_atomically([
-                    *migration.statements,
+                # What wrangler sends: the file as written, then (on a line of its own) the bookkeeping rows.
+                self.executor.run_batch(migration.text.rstrip("\n") + "\n" + _script([
                     f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES ({_literal(migration.name)})",
                     self._record_checksum(migration),
-                ])
+                ]))
             except D1Error as exc:
-                raise MigrationError(self._failure(migration, exc)) from None
+                raise MigrationError(self._failure(migration, exc, before, sent_at)) from None
             if on_applied:
                 on_applied(migration)
         return Outcome(applied=tuple(m.name for m in status.pending),
@@ -216,15 +215,61 @@ class MigrationRunner:
         return (f"INSERT INTO {CHECKSUMS_TABLE} (name, sha256) "
                 f"VALUES ({_literal(migration.name)}, {_literal(migration.checksum)})")
 
-    def _failure(self, migration: Migration, exc: D1Error) -> str:
+    def _schema(self) -> dict[str, str]:
+        """`<type> <name>` -> its SQL, for every object of the schema (SQLite's and D1's own left out)."""
+        rows = self.executor.query("SELECT type, name, sql FROM sqlite_master "
+                                   "WHERE substr(name, 1, 7) <> 'sqlite_' AND substr(name, 1, 4) <> '_cf_'")
+        return {f"{row['type']} {row['name']}": row["sql"] or "" for row in rows}
+
+    def _failure(self, migration: Migration, exc: D1Error, before: dict[str, str], sent_at: str) -> str:
         if exc.statement in migration.statements:
             index = migration.statements.index(exc.statement) + 1
             where = f"statement {index} of {len(migration.statements)}:\n    " + exc.statement.replace("\n", "\n    ")
         elif exc.statement is None:
-            where = ("statement: not named by the D1 API; `python -m infra migrate --stack local` runs the same "
-                     "migration on the local database and names it")
+            where = ("statement: not named by the D1 API; `infra migrate --stack local` runs the same migration on "
+                     "the local database and names it")
         else:  # the bookkeeping rows themselves (a concurrent run recorded the migration first)
             where = f"recording it: {exc.statement}"
-        return (f"apply migration '{migration.name}' failed: {exc}\n  {where}\n"
-                f"Nothing of {migration.name} was applied or recorded; earlier migrations stay applied. "
-                "Fix the migration and run again.")
+        return f"apply migration '{migration.name}' failed: {exc}\n  {where}\n" + self._read_back(
+            migration, exc, before, sent_at)
+
+    def _read_back(self, migration: Migration, exc: D1Error, before: dict[str, str], sent_at: str) -> str:
+        """What the database holds after a failed batch, read from it rather than assumed, and what to do."""
+        name = migration.name
+        try:
+            after = self._schema()
+            recorded = bool(self.executor.query(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE name = ?", [name]))
+            summed = bool(self.executor.query(f"SELECT 1 FROM {CHECKSUMS_TABLE} WHERE name = ?", [name]))
+        except D1Error as unread:
+            return (f"Could not read {self.executor.description} back after the failure ({unread}), so what of {name} "
+                    f"took effect is unknown: before running again, compare its schema with {name} "
+                    "(`infra migrate --dry-run` lists what is recorded).")
+        changes = [f"created {key}" for key in after if key not in before]
+        changes += [f"dropped {key}" for key in before if key not in after]
+        changes += [f"altered {key}" for key in after if key in before and after[key] != before[key]]
+        if recorded:  # its row follows every statement of the file in the batch: all of them ran
+            return (f"Read back after the failure: {name} is applied and recorded in {MIGRATIONS_TABLE}"
+                    + ("" if summed else "; only its checksum is missing, which the next run records")
+                    + ". Nothing to recover.")
+        row_changes = [str(i) for i, st in enumerate(migration.statements, 1) if _ROW_CHANGE.match(st)]
+        if not changes and row_changes and not exc.rolled_back:
+            which = f"statement{'s' if len(row_changes) > 1 else ''} {', '.join(row_changes)}"
+            return (f"Read back after the failure: {name} changed no schema and is not recorded; whether its row "
+                    f"changes ({which}) were rolled back cannot be read back. Check those rows before running again; "
+                    f"to go back to before this run, {self.executor.restore_hint(sent_at)}.")
+        if not changes:
+            return (f"Read back after the failure: nothing of {name} was applied or recorded (the batch was rolled "
+                    "back); earlier migrations stay applied. Fix the migration and run again.")
+        return "\n".join([
+            f"Read back after the failure: {self.executor.description} did not roll the batch back; {name} is "
+            f"partly applied and not recorded in {MIGRATIONS_TABLE}:",
+            *(f"  {change}" for change in changes),
+            "The next run would apply the whole file again and fail on what is there. Recover first: "
+            f"{self.executor.restore_hint(sent_at)}; or undo the changes above by hand. Then fix the migration and "
+            "run again.",
+        ])
+
+
+def _script(statements: Sequence[str]) -> str:
+    """Statements as one script, each ended by `;` on a line of its own."""
+    return "".join(f"{statement};\n" for statement in statements)

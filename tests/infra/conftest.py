@@ -1,8 +1,9 @@
-"""Shared fixtures: each stack's plan, evaluated once per session under Pulumi's mocks."""
+"""Shared fixtures: each stack's plan, evaluated once per session under Pulumi's mocks, and a fake Cloudflare API
+holding the account and zone of the committed stacks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,34 @@ import yaml
 
 from infra.model.settings import STACKS_DIR
 from infra.plan import Plan, run_plan
+from tests.fakes.cloudflare_api import FakeCloudflare
 
 STACKS = ("local", "staging", "production")
 DEPLOYED = ("staging", "production")
+# The ids and zone name the committed stack files carry (Cloudflare's documentation examples).
+ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
+ZONE_ID = "372e67954025e0ba6aaa6d586b9e0b59"
+ZONE_NAME = "example.com"
+API_TOKEN = "test-token-0123456789abcdefghijklmnopqrstuv"
+
+
+@pytest.fixture
+def cloudflare_api(tmp_path: Path) -> Iterator[FakeCloudflare]:
+    """A fake Cloudflare API with the stacks' account and zone, and `API_TOKEN` granting every permission on both."""
+    (tmp_path / "cloudflare").mkdir()
+    with FakeCloudflare(tmp_path / "cloudflare") as api:
+        api.add_account(ACCOUNT_ID)
+        api.add_zone(ZONE_ID, ZONE_NAME, ACCOUNT_ID)
+        api.add_token(API_TOKEN, accounts=[ACCOUNT_ID], zones=[ZONE_ID])
+        yield api
+
+
+@pytest.fixture
+def cloudflare_env(cloudflare_api: FakeCloudflare, monkeypatch: pytest.MonkeyPatch) -> FakeCloudflare:
+    """The fake API as every client finds it: `CLOUDFLARE_BASE_URL` and `CLOUDFLARE_API_TOKEN` in the environment."""
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", cloudflare_api.base_url)
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", API_TOKEN)
+    return cloudflare_api
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,10 @@ from infra.d1.executors import (
     executor_for,
     local_database_path,
 )
-from infra.model.settings import load_settings
+from infra.model.settings import REPO_ROOT, load_settings
 
-from .d1_support import ACCOUNT_ID, DATABASE_ID, LOCAL_DATABASE, wrangler_d1, write_d1_config
+from .conftest import ACCOUNT_ID
+from .d1_support import DATABASE_ID, LOCAL_DATABASE, wrangler_d1, write_d1_config
 
 QUERY_PATH = f"/client/v4/accounts/{ACCOUNT_ID}/d1/database/{DATABASE_ID}/query"
 TOKEN = "test-token-d1"
@@ -48,7 +49,7 @@ def test_local_executor_reads_what_wrangler_wrote_and_wrangler_reads_what_it_wro
     wrangler_d1(config, persist, "execute", "--command", "CREATE TABLE probe (v TEXT); INSERT INTO probe VALUES ('w')")
     executor = LocalD1Executor(persist, LOCAL_DATABASE)
     assert executor.path == local_database_path(persist, LOCAL_DATABASE) and executor.path.exists()
-    executor.execute_atomically(["INSERT INTO probe VALUES ('py')"])
+    executor.run_batch("INSERT INTO probe VALUES ('py');")
     assert executor.query("SELECT v FROM probe ORDER BY v") == [{"v": "py"}, {"v": "w"}]
     out = wrangler_d1(config, persist, "execute", "--json", "--command", "SELECT v FROM probe ORDER BY v")
     assert json.loads(out.stdout)[0]["results"] == [{"v": "py"}, {"v": "w"}]
@@ -56,9 +57,9 @@ def test_local_executor_reads_what_wrangler_wrote_and_wrangler_reads_what_it_wro
 
 def test_local_batch_is_all_or_nothing_and_names_the_failing_statement(tmp_path: Path) -> None:
     executor = LocalD1Executor(tmp_path, LOCAL_DATABASE)
-    executor.execute_atomically(["CREATE TABLE t (v TEXT NOT NULL)"])
+    executor.run_batch("CREATE TABLE t (v TEXT NOT NULL);")
     with pytest.raises(D1Error) as failure:
-        executor.execute_atomically(["INSERT INTO t VALUES ('a')", "CREATE TABLE u (x)", "INSERT INTO t VALUES (NULL)"])
+        executor.run_batch("INSERT INTO t VALUES ('a');\nCREATE TABLE u (x);\nINSERT INTO t VALUES (NULL);\n")
     assert str(failure.value) == "NOT NULL constraint failed: t.v"
     assert failure.value.statement == "INSERT INTO t VALUES (NULL)"
     assert executor.query("SELECT count(*) AS n FROM t") == [{"n": 0}]
@@ -67,8 +68,27 @@ def test_local_batch_is_all_or_nothing_and_names_the_failing_statement(tmp_path:
 
 def test_local_query_binds_parameters(tmp_path: Path) -> None:
     executor = LocalD1Executor(tmp_path, LOCAL_DATABASE)
-    executor.execute_atomically(["CREATE TABLE t (v TEXT)", "INSERT INTO t VALUES ('x''y')"])
+    executor.run_batch("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x''y');")
     assert executor.query("SELECT v FROM t WHERE v = ?", ["x'y"]) == [{"v": "x'y"}]
+
+
+def test_a_read_only_local_executor_creates_nothing_and_reads_a_missing_database_as_empty(tmp_path: Path) -> None:
+    executor = LocalD1Executor(tmp_path / "state", LOCAL_DATABASE, read_only=True)
+    assert executor.query("SELECT name FROM sqlite_master") == []
+    with pytest.raises(D1Error) as failure:
+        executor.run_batch("CREATE TABLE t (v TEXT);")
+    assert str(failure.value) == (f"run SQL on local D1 '{LOCAL_DATABASE}' in {tmp_path / 'state'} failed: opened "
+                                  "read-only (a dry run)")
+    assert not (tmp_path / "state").exists()
+
+
+def test_the_local_stack_uses_the_folder_make_dev_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "dev-state"))
+    assert executor_for(load_settings("local")).persist_to == tmp_path / "dev-state" / "state"
+    monkeypatch.setenv("LOCAL_STATE_DIR", "relative/state-dir")
+    assert executor_for(load_settings("local")).persist_to == REPO_ROOT / "relative" / "state-dir" / "state"
+    monkeypatch.delenv("LOCAL_STATE_DIR")
+    assert executor_for(load_settings("local")).persist_to == REPO_ROOT / ".local" / "state"
 
 
 def test_the_local_stack_uses_the_local_database_and_the_others_the_api(tmp_path: Path,
@@ -128,19 +148,19 @@ def test_query_posts_sql_and_params_and_returns_the_rows() -> None:
                                            "params": ["0001_create_runs.sql"]}
 
 
-def test_atomic_unit_is_one_query_call_with_every_statement_in_its_sql() -> None:
+def test_a_batch_is_one_query_call_with_the_script_as_written() -> None:
     seen = Wire(lambda request: envelope([query_result([]), query_result([])]))
-    CloudflareD1Executor(seen.client(), ACCOUNT_ID, DATABASE_ID).execute_atomically(
-        ["CREATE TABLE t (v TEXT)", "INSERT INTO t VALUES ('a;b')"])
+    script = "CREATE TABLE t (v TEXT) -- a note\n;\nINSERT INTO t VALUES ('a;b');\n"
+    CloudflareD1Executor(seen.client(), ACCOUNT_ID, DATABASE_ID).run_batch(script)
     (request,) = seen.requests
-    assert json.loads(request.content) == {"sql": "CREATE TABLE t (v TEXT);\nINSERT INTO t VALUES ('a;b');\n"}
+    assert json.loads(request.content) == {"sql": script}
 
 
 def test_a_failed_batch_is_not_retried_and_reports_d1s_error() -> None:
     seen = Wire(lambda request: envelope(None, [{"code": 7500, "message": "no such table: nope: SQLITE_ERROR"}], 400))
     executor = CloudflareD1Executor(seen.client(), ACCOUNT_ID, DATABASE_ID, "qwen-image-staging-metadata")
     with pytest.raises(D1Error) as failure:
-        executor.execute_atomically(["INSERT INTO nope VALUES (1)"])
+        executor.run_batch("INSERT INTO nope VALUES (1);")
     assert str(failure.value) == ("no such table: nope: SQLITE_ERROR [code 7500] "
                                   "(on D1 'qwen-image-staging-metadata')")
     assert failure.value.statement is None
@@ -150,7 +170,7 @@ def test_a_failed_batch_is_not_retried_and_reports_d1s_error() -> None:
 def test_a_server_error_on_the_atomic_call_is_not_retried() -> None:
     seen = Wire(lambda request: envelope(None, [{"code": 7000, "message": "internal error"}], 500))
     with pytest.raises(D1Error, match=r"^internal error \[code 7000\]"):
-        CloudflareD1Executor(seen.client(), ACCOUNT_ID, DATABASE_ID).execute_atomically(["SELECT 1"])
+        CloudflareD1Executor(seen.client(), ACCOUNT_ID, DATABASE_ID).run_batch("SELECT 1;")
     assert len(seen.requests) == 1
 
 

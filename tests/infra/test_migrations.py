@@ -8,20 +8,18 @@ import re
 import shutil
 from pathlib import Path
 
+import cloudflare
 import pytest
 
 from infra.cli import main
-from infra.d1.executors import CloudflareD1Executor, LocalD1Executor, cloudflare_client
-from infra.d1.migrations import (
-    CHECKSUMS_TABLE,
-    MigrationError,
-    MigrationRunner,
-    discover,
-    split_statements,
-)
+from infra.d1.executors import CloudflareD1Executor, D1Executor, LocalD1Executor
+from infra.d1.migrations import CHECKSUMS_TABLE, MigrationError, MigrationRunner, discover
+from infra.d1.sql import split_statements
 from infra.model.bindings import MIGRATIONS_DIR
+from tests.fakes.cloudflare_api import Database, FakeCloudflare
 
-from .d1_support import ACCOUNT_ID, DATABASE_ID, LOCAL_DATABASE, FakeD1Api, wrangler_d1, write_d1_config
+from .conftest import ACCOUNT_ID, API_TOKEN
+from .d1_support import LOCAL_DATABASE, wrangler_d1, write_d1_config
 
 FIRST = "0001_create_runs.sql"
 ADD_NOTES = "0002_create_notes.sql"
@@ -85,6 +83,9 @@ def test_statements_split_where_sqlite_says_they_end() -> None:
      "the runner already applies each migration atomically: remove it"),
     ("0001_again.sql", "CREATE TABLE x (a);", "read migration '0001_create_runs.sql' failed: number 0001 is also "
                                               "used by 0001_again.sql; give it the next free number 0002"),
+    ("0002_open.sql", "CREATE TABLE x (a);\nCREATE INDEX x_a ON x (a) -- no semicolon after this\n",
+     "read migration '0002_open.sql' failed: its last statement does not end with ';' (or a string or comment is "
+     "left open); the bookkeeping rows are sent right after the file's text, so end the last statement with ';'"),
 ])
 def test_malformed_migrations_are_refused_before_anything_runs(folder: Path, name: str, sql: str,
                                                                 message: str) -> None:
@@ -127,8 +128,8 @@ def test_a_failing_migration_leaves_the_database_as_it_was_and_records_nothing(d
     assert str(failure.value) == (
         "apply migration '0002_add_broken.sql' failed: no such column: b\n"
         "  statement 2 of 3:\n    CREATE INDEX half_b ON half (b)\n"
-        "Nothing of 0002_add_broken.sql was applied or recorded; earlier migrations stay applied. "
-        "Fix the migration and run again."
+        "Read back after the failure: nothing of 0002_add_broken.sql was applied or recorded (the batch was rolled "
+        "back); earlier migrations stay applied. Fix the migration and run again."
     )
     assert "half" not in tables(db) and "later" not in tables(db)
     assert [name for name, _ in recorded(db)] == [FIRST]
@@ -217,35 +218,148 @@ def test_the_runner_creates_wranglers_table_byte_for_byte(tmp_path: Path, db: Lo
     assert db.query("SELECT id, name FROM d1_migrations") == theirs.query("SELECT id, name FROM d1_migrations")
 
 
-# -- over the D1 HTTP API -------------------------------------------------------------------------------
+# -- through both executors, and over the D1 HTTP API -----------------------------------------------------
+
+# Everything that breaks a runner which splits statements and joins them again: a `-- comment` before the `;`,
+# block comments, `;` in strings and comments, a trigger body, a comment after the last `;` without a newline.
+TRICKY = "0002_create_notes.sql"
+TRICKY_SQL = """-- 0002_create_notes: notes on a run; this header holds a ';' too.
+CREATE TABLE notes (
+  run_id TEXT NOT NULL, -- the run; never null
+  body TEXT NOT NULL DEFAULT 'a;b' /* a ';' inside a string */
+) -- a comment before the statement's semicolon
+;
+/* a block comment between statements; with a ';' */
+CREATE TRIGGER notes_mark AFTER INSERT ON notes BEGIN
+  UPDATE notes SET body = body || ';' WHERE rowid = new.rowid;
+END;
+INSERT INTO notes (run_id) VALUES ('-- not a comment'); -- the last comment, no newline after it"""
 
 
-def test_over_the_api_each_migration_is_one_request_with_its_records(tmp_path: Path, folder: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    api = FakeD1Api(tmp_path / "remote.sqlite", token="t0k")
-    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "t0k")
-    monkeypatch.setenv("CLOUDFLARE_BASE_URL", api.base_url)
-    try:
-        executor = CloudflareD1Executor(cloudflare_client("test"), ACCOUNT_ID, DATABASE_ID, "staging-db")
-        (folder / "0002_add_broken.sql").write_text("CREATE TABLE half (a TEXT);\nINSERT INTO nope VALUES (1);\n")
-        with pytest.raises(MigrationError) as failure:
-            MigrationRunner(executor, discover(folder)).apply()
-    finally:
-        api.stop()
+def api_database(api: FakeCloudflare, *, autocommit: bool = False) -> tuple[CloudflareD1Executor, Database]:
+    database = api.add_database(ACCOUNT_ID, "qwen-image-staging-metadata", autocommit=autocommit)
+    client = cloudflare.Cloudflare(api_token=API_TOKEN, base_url=api.base_url, max_retries=0)
+    return CloudflareD1Executor(client, ACCOUNT_ID, database.uuid, database.name), database
+
+
+def schema_and_rows(executor: D1Executor) -> tuple[list[dict[str, str]], list[dict[str, str]], list[str]]:
+    """The notes table as SQLite sees it (objects, columns), its rows, and what is recorded. The objects' SQL text
+    is not compared: wrangler strips comments from what it runs, the runner sends the file as written."""
+    schema = executor.query("SELECT type, name FROM sqlite_master WHERE name LIKE 'notes%' ORDER BY name")
+    schema += executor.query("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info('notes')")
+    notes = executor.query("SELECT run_id, body FROM notes")
+    return schema, notes, [row["name"] for row in executor.query("SELECT name FROM d1_migrations ORDER BY id")]
+
+
+def test_a_migration_with_comments_strings_and_a_trigger_applies_alike_everywhere(
+        tmp_path: Path, folder: Path, db: LocalD1Executor, cloudflare_api: FakeCloudflare) -> None:
+    """The same file through the local file, the D1 API and wrangler's own `migrations apply`: one database."""
+    (folder / TRICKY).write_text(TRICKY_SQL)
+    remote, _ = api_database(cloudflare_api)
+    for executor in (db, remote):
+        assert MigrationRunner(executor, discover(folder)).apply().applied == (FIRST, TRICKY)
+    theirs = LocalD1Executor(tmp_path / "wrangler-state", LOCAL_DATABASE)
+    wrangler_d1(write_d1_config(tmp_path / "config", folder), theirs.persist_to, "migrations", "apply")
+    schema, notes, names = schema_and_rows(db)
+    assert notes == [{"run_id": "-- not a comment", "body": "a;b;"}], "the trigger body ran whole"
+    assert [(row["type"], row["name"]) for row in schema[:2]] == [("table", "notes"), ("trigger", "notes_mark")]
+    assert names == [FIRST, TRICKY]
+    assert schema_and_rows(remote) == schema_and_rows(theirs) == (schema, notes, names)
+
+
+def test_over_the_api_a_migration_is_the_files_text_then_its_records_in_one_request(
+        folder: Path, cloudflare_api: FakeCloudflare) -> None:
+    """What wrangler's `d1 migrations apply --remote` sends: the file as written, the bookkeeping after it."""
+    (folder / TRICKY).write_text(TRICKY_SQL.replace("\n", "\r\n"))  # a CRLF checkout sends the same text
+    remote, _ = api_database(cloudflare_api)
+    MigrationRunner(remote, discover(folder)).apply()
+    migration = next(m for m in discover(folder) if m.name == TRICKY)
+    (sent,) = [r.body["sql"] for r in cloudflare_api.requests if r.body and "CREATE TABLE notes" in r.body["sql"]]
+    assert sent == (TRICKY_SQL + "\n"
+                    f"INSERT INTO d1_migrations (name) VALUES ('{TRICKY}');\n"
+                    f"INSERT INTO {CHECKSUMS_TABLE} (name, sha256) VALUES ('{TRICKY}', '{migration.checksum}');\n")
+
+
+def test_the_fake_d1_refuses_statements_joined_again_after_a_trailing_comment(cloudflare_api: FakeCloudflare) -> None:
+    """The old way (split, then join with `;\\n`) puts the `;` inside the comment, as D1 reads it too."""
+    remote, _ = api_database(cloudflare_api)
+    with pytest.raises(Exception, match=r'near "CREATE": syntax error'):
+        remote.run_batch("".join(f"{statement};\n" for statement in split_statements(TRICKY_SQL)))
+
+
+BROKEN = "0002_add_broken.sql"
+BROKEN_SQL = "CREATE TABLE half (a TEXT);\nCREATE INDEX half_a ON half (a);\nCREATE INDEX nope_b ON nope (b);\n"
+NOT_NAMED = ("  statement: not named by the D1 API; `infra migrate --stack local` runs the same migration on the "
+             "local database and names it\n")
+
+
+def test_over_the_api_a_batch_d1_rolls_back_is_reported_as_nothing_applied(folder: Path,
+                                                                            cloudflare_api: FakeCloudflare) -> None:
+    remote, database = api_database(cloudflare_api)
+    MigrationRunner(remote, discover(folder)).apply()
+    (folder / BROKEN).write_text(BROKEN_SQL)
+    with pytest.raises(MigrationError) as failure:
+        MigrationRunner(remote, discover(folder)).apply()
     assert str(failure.value) == (
-        "apply migration '0002_add_broken.sql' failed: no such table: nope: SQLITE_ERROR [code 7500] "
-        "(on D1 'staging-db')\n"
-        "  statement: not named by the D1 API; `python -m infra migrate --stack local` runs the same migration "
-        "on the local database and names it\n"
-        "Nothing of 0002_add_broken.sql was applied or recorded; earlier migrations stay applied. "
-        "Fix the migration and run again."
+        f"apply migration '{BROKEN}' failed: no such table: main.nope: SQLITE_ERROR [code 7500] (on D1 "
+        f"'qwen-image-staging-metadata')\n{NOT_NAMED}"
+        f"Read back after the failure: nothing of {BROKEN} was applied or recorded (the batch was rolled back); "
+        "earlier migrations stay applied. Fix the migration and run again."
     )
-    first = next(r.body["sql"] for r in api.requests if r.body and "CREATE TABLE runs" in r.body["sql"])
-    assert first.endswith(f"INSERT INTO d1_migrations (name) VALUES ('{FIRST}');\n"
-                          f"INSERT INTO {CHECKSUMS_TABLE} (name, sha256) VALUES ('{FIRST}', "
-                          f"'{discover(folder)[0].checksum}');\n")
-    assert api.rows("SELECT name FROM d1_migrations") == [(FIRST,)]
-    assert not api.rows("SELECT name FROM sqlite_master WHERE name = 'half'")
+    assert cloudflare_api.rows(database, "SELECT name FROM sqlite_master WHERE name LIKE 'half%'") == []
+
+
+def test_a_batch_d1_did_not_roll_back_is_reported_with_what_it_left_and_how_to_recover(
+        folder: Path, cloudflare_api: FakeCloudflare) -> None:
+    remote, database = api_database(cloudflare_api, autocommit=True)
+    MigrationRunner(remote, discover(folder)).apply()
+    (folder / BROKEN).write_text(BROKEN_SQL)
+    with pytest.raises(MigrationError) as failure:
+        MigrationRunner(remote, discover(folder)).apply()
+    message = re.sub(r"--timestamp \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "--timestamp <sent at>", str(failure.value))
+    assert message == (
+        f"apply migration '{BROKEN}' failed: no such table: main.nope: SQLITE_ERROR [code 7500] (on D1 "
+        f"'qwen-image-staging-metadata')\n{NOT_NAMED}"
+        "Read back after the failure: D1 'qwen-image-staging-metadata' did not roll the batch back; "
+        f"{BROKEN} is partly applied and not recorded in d1_migrations:\n"
+        "  created table half\n"
+        "  created index half_a\n"
+        "The next run would apply the whole file again and fail on what is there. Recover first: restore it with "
+        "D1 Time Travel to just before this run: `wrangler d1 time-travel restore qwen-image-staging-metadata "
+        f"--timestamp <sent at>` (with CLOUDFLARE_ACCOUNT_ID={ACCOUNT_ID}; pick an earlier time if this machine's "
+        "clock runs ahead); or undo the changes above by hand. Then fix the migration and run again."
+    )
+    assert cloudflare_api.rows(database, "SELECT name FROM sqlite_master WHERE name LIKE 'half%' ORDER BY name") == [
+        ("half",), ("half_a",)]
+    assert [m.name for m in MigrationRunner(remote, discover(folder)).status().pending] == [BROKEN]
+
+
+def test_row_changes_of_a_batch_that_may_not_be_rolled_back_are_not_claimed_undone(
+        folder: Path, cloudflare_api: FakeCloudflare) -> None:
+    remote, _ = api_database(cloudflare_api, autocommit=True)
+    MigrationRunner(remote, discover(folder)).apply()
+    (folder / "0002_fill_runs.sql").write_text("DELETE FROM run_events;\nINSERT INTO nope VALUES (1);\n")
+    with pytest.raises(MigrationError) as failure:
+        MigrationRunner(remote, discover(folder)).apply()
+    assert ("Read back after the failure: 0002_fill_runs.sql changed no schema and is not recorded; whether its row "
+            "changes (statements 1, 2) were rolled back cannot be read back. Check those rows before running again; "
+            "to go back to before this run, restore it with D1 Time Travel") in str(failure.value)
+
+
+def test_when_the_database_cannot_be_read_back_the_report_says_so(folder: Path, cloudflare_api: FakeCloudflare) -> None:
+    remote, _ = api_database(cloudflare_api)
+    MigrationRunner(remote, discover(folder)).apply()
+    (folder / BROKEN).write_text(BROKEN_SQL)
+    query, failed = r"/accounts/\w+/d1/database/[\w-]+/query", []
+    cloudflare_api.fail_next("POST", query, 500, 7000, "internal error",
+                             when=lambda body: "CREATE TABLE half" in body["sql"] and not failed.append(True))
+    cloudflare_api.drop_next("POST", query, times=None, when=lambda body: bool(failed))
+    with pytest.raises(MigrationError) as failure:
+        MigrationRunner(remote, discover(folder)).apply()
+    assert str(failure.value).endswith(
+        "Could not read D1 'qwen-image-staging-metadata' back after the failure (Connection error. (127.0.0.1) (on D1 "
+        f"'qwen-image-staging-metadata')), so what of {BROKEN} took effect is unknown: before running again, compare "
+        f"its schema with {BROKEN} (`infra migrate --dry-run` lists what is recorded).")
 
 
 # -- indexes behind every filter ---------------------------------------------------------------------------
@@ -330,25 +444,37 @@ def test_workerds_sqlite_plans_every_filter_on_the_same_indexes(tmp_path: Path, 
         assert not unindexed(sql, details, index), f"{name} (workerd): {details} does not search {index}"
 
 
-def test_migrate_applies_to_a_deployed_stack_found_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_migrate_applies_to_a_deployed_stack_found_by_name(cloudflare_env: FakeCloudflare,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    api = FakeD1Api(tmp_path / "remote.sqlite", token="t0k")
-    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "t0k")
-    monkeypatch.setenv("CLOUDFLARE_BASE_URL", api.base_url)
-    try:
-        assert main(["migrate", "--stack", "staging", "--dry-run"]) == 0
-        dry = capsys.readouterr().out
-        assert main(["migrate", "--stack", "staging"]) == 0
-        applied = capsys.readouterr().out
-        assert main(["migrate", "--stack", "staging"]) == 0
-        again = capsys.readouterr().out
-    finally:
-        api.stop()
+    cloudflare_env.add_database(ACCOUNT_ID, "qwen-image-staging-metadata-old")  # a name that contains the other
+    database = cloudflare_env.add_database(ACCOUNT_ID, "qwen-image-staging-metadata")
+    assert main(["migrate", "--stack", "staging", "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    writes = [r for r in cloudflare_env.requests if r.method == "POST" and not r.body["sql"].startswith("SELECT")]
+    assert main(["migrate", "--stack", "staging"]) == 0
+    applied = capsys.readouterr().out
+    assert main(["migrate", "--stack", "staging"]) == 0
+    again = capsys.readouterr().out
     names = [m.name for m in discover()]
     assert "Migrations of D1 'qwen-image-staging-metadata'" in dry
     assert f"{len(names)} pending; dry run: nothing applied" in dry
+    assert writes == [], "a dry run only reads"
     assert all(f"applied {name}" in applied for name in names)
     assert "D1 'qwen-image-staging-metadata' is up to date: 0 applied now" in again
-    assert api.rows("SELECT name FROM d1_migrations ORDER BY id") == [(name,) for name in names]
-    lookups = [r for r in api.requests if r.method == "GET"]
+    assert cloudflare_env.rows(database, "SELECT name FROM d1_migrations ORDER BY id") == [(name,) for name in names]
+    lookups = [r for r in cloudflare_env.requests if r.method == "GET"]
     assert lookups and all(r.query == {"name": ["qwen-image-staging-metadata"]} for r in lookups)
+
+
+def test_migrate_of_the_local_stack_uses_local_state_dir_and_a_dry_run_creates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "dev-state"
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(state))
+    assert main(["migrate", "--stack", "local", "--dry-run"]) == 0
+    names = [m.name for m in discover()]
+    assert f"Migrations of local D1 '{LOCAL_DATABASE}' in {state / 'state'}" in capsys.readouterr().out
+    assert not state.exists(), "a dry run creates no folder and no database"
+    assert main(["migrate", "--stack", "local"]) == 0
+    assert f"is up to date: {len(names)} applied now" in capsys.readouterr().out
+    applied = LocalD1Executor(state / "state", LOCAL_DATABASE).query("SELECT name FROM d1_migrations ORDER BY id")
+    assert [row["name"] for row in applied] == names

@@ -21,9 +21,10 @@ from infra.d1.migrations import MigrationError, discover, folder_hash
 from infra.model.bindings import MIGRATIONS_DIR
 from infra.model.settings import REPO_ROOT
 from infra.plan import KNOWN_AFTER_APPLY, SECRET_MASK, Plan, run_plan
+from tests.fakes.cloudflare_api import FakeCloudflare
 
-from .conftest import STACKS
-from .d1_support import DATABASE_ID, FakeD1Api
+from .conftest import ACCOUNT_ID, API_TOKEN, STACKS
+from .d1_support import DATABASE_ID
 
 MIGRATIONS_TYPE = "pulumi-python:dynamic/schema:Migrations"
 
@@ -132,25 +133,23 @@ def planned_props(plan_of) -> dict[str, Any]:
     return {**inputs, "databaseId": DATABASE_ID}
 
 
-def test_the_serialized_provider_applies_pending_migrations_through_the_d1_api(plan_of, tmp_path: Path) -> None:
-    api = FakeD1Api(tmp_path / "remote.sqlite", token="up-token")
+def test_the_serialized_provider_applies_pending_migrations_through_the_d1_api(
+        plan_of, cloudflare_api: FakeCloudflare) -> None:
+    database = cloudflare_api.add_database(ACCOUNT_ID, "qwen-image-staging-metadata", database_id=DATABASE_ID)
     blob = serialize_provider(MigrationsProvider())
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env |= {"CLOUDFLARE_API_TOKEN": "up-token", "CLOUDFLARE_BASE_URL": api.base_url}
-    try:
-        # As the engine launches it: a fresh interpreter in the project directory, no PYTHONPATH.
-        result = subprocess.run([sys.executable, "-c", RUN_PROVIDER, blob, json.dumps(planned_props(plan_of))],
-                                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
-    finally:
-        api.stop()
+    env |= {"CLOUDFLARE_API_TOKEN": API_TOKEN, "CLOUDFLARE_BASE_URL": cloudflare_api.base_url}
+    # As the engine launches it: a fresh interpreter in the project directory, no PYTHONPATH.
+    result = subprocess.run([sys.executable, "-c", RUN_PROVIDER, blob, json.dumps(planned_props(plan_of))],
+                            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout)
     names = [m.name for m in discover()]
     assert outcome["id"] == DATABASE_ID
     assert (outcome["created"]["applied"], outcome["updated"]["applied"]) == (names, [])
-    assert api.rows("SELECT name FROM d1_migrations ORDER BY id") == [(n,) for n in names]
-    assert api.rows("SELECT count(*) FROM sqlite_master WHERE name = 'runs'") == [(1,)]
-    assert {r.headers["authorization"] for r in api.requests} == {"Bearer up-token"}
+    assert cloudflare_api.rows(database, "SELECT name FROM d1_migrations ORDER BY id") == [(n,) for n in names]
+    assert cloudflare_api.rows(database, "SELECT count(*) FROM sqlite_master WHERE name = 'runs'") == [(1,)]
+    assert {r.headers["authorization"] for r in cloudflare_api.requests} == {f"Bearer {API_TOKEN}"}
 
 
 # The provider as stacks deployed before the package layout recorded it: a pickle naming `infra.schema`.
@@ -191,12 +190,6 @@ def test_the_provider_refuses_a_folder_changed_since_the_plan(plan_of) -> None:
                                   "changed after this update was planned; run `pulumi up` again")
 
 
-def test_deleting_the_resource_leaves_the_schema_alone(plan_of, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    api = FakeD1Api(tmp_path / "remote.sqlite", token="t")
-    monkeypatch.setenv("CLOUDFLARE_BASE_URL", api.base_url)
-    try:
-        MigrationsProvider().delete(DATABASE_ID, planned_props(plan_of))
-    finally:
-        api.stop()
-    assert api.requests == []
+def test_deleting_the_resource_leaves_the_schema_alone(plan_of, cloudflare_env: FakeCloudflare) -> None:
+    MigrationsProvider().delete(DATABASE_ID, planned_props(plan_of))
+    assert cloudflare_env.requests == []
