@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.components.protection import data_options
+from infra.components.protection import R2_BUCKET_REPLACED_BY, data_options
 from infra.model.settings import Lifecycle, Media
 
 SECONDS_PER_DAY = 86_400
@@ -88,7 +88,7 @@ class MediaStore(pulumi.ComponentResource):
             name=args.bucket_name,
             location=args.media.location_hint,
             storage_class="Standard",
-            opts=data_options(self, args.protect),
+            opts=data_options(self, args.protect, R2_BUCKET_REPLACED_BY),
         )
         self.lifecycle = cloudflare.R2BucketLifecycle(
             f"{name}-lifecycle",

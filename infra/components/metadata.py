@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from infra.components.protection import data_options
+from infra.components.protection import D1_DATABASE_REPLACED_BY, data_options
 from infra.components.schema import SchemaMigrations, SchemaMigrationsArgs
 from infra.model.settings import Metadata
 
@@ -35,7 +35,7 @@ class MetadataStore(pulumi.ComponentResource):
             account_id=args.account_id,
             name=args.database_name,
             primary_location_hint=args.metadata.location_hint,
-            opts=data_options(self, args.protect),
+            opts=data_options(self, args.protect, D1_DATABASE_REPLACED_BY),
         )
         self.migrations = SchemaMigrations(f"{name}-migrations", SchemaMigrationsArgs(
             account_id=args.account_id, database_id=self.database.uuid, database_name=args.database_name,

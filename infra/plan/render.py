@@ -53,16 +53,26 @@ def binding_target(binding: dict[str, Any]) -> str:
     return ""
 
 
+def describe_options(resource: PlannedResource) -> list[str]:
+    """Protection and replacement options as a reader wants them."""
+    lines = ["protect, retain on delete"] if resource.protect else []
+    for key, value in resource.options.items():
+        if key == "replace_on_changes":
+            lines.append(f"replaced when changed: {', '.join(value)}")
+        elif key == "delete_before_replace":
+            lines.append("replaced by deleting first")
+        else:
+            lines.append(f"{key}={value}")
+    return lines
+
+
 def print_plan(plan: Plan, console: Console) -> None:
     table = Table(title=f"Stack '{plan.stack}': {len(plan.of_type(''))} resources", show_lines=True)
     for column in ("type", "name", "inputs", "protection", "depends on"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", max_width=32 if column == "protection" else None)
     for resource in plan.of_type(""):
-        protection = "protect, retain on delete" if resource.protect else ""
-        if resource.options:
-            protection = "\n".join(filter(None, [protection, *(f"{k}={v}" for k, v in resource.options.items())]))
-        table.add_row(resource.type.rsplit(":", 1)[-1], resource.name, key_inputs(resource), protection,
-                      "\n".join(resource.depends_on))
+        table.add_row(resource.type.rsplit(":", 1)[-1], resource.name, key_inputs(resource),
+                      "\n".join(describe_options(resource)), "\n".join(resource.depends_on))
     console.print(table)
     for script in plan.of_type("WorkersScript"):
         bindings = Table(title=f"Bindings of {script.inputs['scriptName']}")

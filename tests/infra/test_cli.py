@@ -42,6 +42,8 @@ def test_plan_table_shows_bindings_and_masks_secrets() -> None:
     assert "text=[secret]" in result.stdout
     assert "Default Multipart Abort Rule [*]: abort multipart after 7d" in result.stdout
     assert "generated-retention [generated/]: InfrequentAccess after 30d, delete after 90d" in result.stdout
+    assert "replaced when changed:" in result.stdout  # the inputs follow, wrapped in the cell
+    assert "replaced by deleting first" in result.stdout
 
 
 def test_diff_shows_what_differs_between_environments() -> None:

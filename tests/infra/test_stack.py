@@ -59,6 +59,31 @@ def test_production_data_is_protected_and_retained(plan_of, kind: str) -> None:
     assert resource.retain_on_delete, f"production {resource.name} must be retained on delete"
 
 
+# What the Cloudflare provider replaces each data resource for (see infra/components/protection.py).
+REPLACED_BY = {"R2Bucket": ["accountId", "name"],
+               "D1Database": ["accountId", "name", "jurisdiction", "primaryLocationHint"]}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("kind", REPLACED_BY)
+def test_each_data_resource_names_the_inputs_that_replace_it(plan_of, stack: str, kind: str) -> None:
+    assert plan_of(stack).one(kind).options["replace_on_changes"] == REPLACED_BY[kind]
+
+
+@pytest.mark.parametrize("stack", ["local", "staging"])
+@pytest.mark.parametrize("kind", REPLACED_BY)
+def test_unprotected_data_resources_are_replaced_by_deleting_first(plan_of, stack: str, kind: str) -> None:
+    """Create-before-delete would fail on the name the old one still holds; the runbook says how to copy first."""
+    resource = plan_of(stack).one(kind)
+    assert resource.options.get("delete_before_replace") is True, f"{stack} {resource.name}"
+
+
+@pytest.mark.parametrize("kind", REPLACED_BY)
+def test_protected_data_resources_refuse_replacement_instead(plan_of, kind: str) -> None:
+    resource = plan_of("production").one(kind)
+    assert resource.protect and "delete_before_replace" not in resource.options
+
+
 @pytest.mark.parametrize("stack", ["local", "staging"])
 def test_non_production_data_can_be_torn_down(plan_of, stack: str) -> None:
     assert not any(r.protect or r.retain_on_delete for r in plan_of(stack).of_type(""))
