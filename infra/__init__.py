@@ -8,7 +8,7 @@ Packages, each importing only from the ones above it (tests/infra/test_layout.py
 - `infra.d1`          a D1 database from outside the Worker: SQL executors and the migration runner
 - `infra.components`  the Pulumi program: one ComponentResource per capability, composed in `stack`
 - `infra.plan`        the program evaluated offline under Pulumi's mocks: plan, tables, stack diff
-- `infra.ops`         clients of a deployed stack (the admin API)
+- `infra.ops`         against real services: the admin API, Cloudflare's API (preflight, adopt), DashScope
 - `infra.cli`         the `infra` command (`python -m infra`), one module per command group
 
 `infra.schema` is an alias kept for Pulumi state written before this layout (see its docstring).

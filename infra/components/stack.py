@@ -55,7 +55,7 @@ def deploy(settings: StackSettings, secrets: Mapping[str, pulumi.Output[str]]) -
     backend_public = [] if by_binding else backend.expose()
     frontend = Worker("frontend", WorkerArgs(
         account_id=account_id, spec=frontend_spec, secrets=secrets,
-        targets={name(Role.BACKEND): backend.script}, depends_on=backend_public, zone_id=zone_id,
+        targets={backend_spec.script_name: backend.script}, depends_on=backend_public, zone_id=zone_id,
     ))
     frontend.expose()
     if by_binding:

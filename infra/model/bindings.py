@@ -174,6 +174,12 @@ def _named(role: Role) -> Value:
     return lambda settings: physical_name(settings, role)
 
 
+def script_name(settings: StackSettings, role: Role) -> str:
+    """A Worker's script name: the one an adopted deployment keeps (`<role>.script_name`), else generated."""
+    worker = settings.backend if role == Role.BACKEND else settings.frontend
+    return worker.script_name or physical_name(settings, role)
+
+
 def _custom_domain_url(settings: StackSettings) -> str | None:
     domain = settings.media.delivery.custom_domain
     return f"https://{domain}" if domain else None
@@ -236,7 +242,8 @@ BACKEND_ENV: tuple[Declared, ...] = (
 FRONTEND_ENV: tuple[Declared, ...] = (
     _text("BACKEND_ACCESS", "how the frontend reaches the backend (frontend.backend_access)",
           lambda s: s.frontend.backend_access, one_of(_choices(Frontend, "backend_access"))),
-    Declared("BACKEND", Kind.SERVICE, "the backend Worker (service binding)", _named(Role.BACKEND), when=BY_SERVICE),
+    Declared("BACKEND", Kind.SERVICE, "the backend Worker (service binding)",
+             lambda s: script_name(s, Role.BACKEND), when=BY_SERVICE),
     _text("BACKEND_URL", "the backend's public origin", lambda s: s.frontend.backend_url, ORIGIN, BY_URL),
 )
 
@@ -291,7 +298,7 @@ def _backend(settings: StackSettings) -> WorkerSpec:
         )
     return WorkerSpec(
         role=Role.BACKEND,
-        script_name=physical_name(settings, Role.BACKEND),
+        script_name=script_name(settings, Role.BACKEND),
         bindings=bind(BACKEND_ENV, settings),
         workers_dev=settings.backend.workers_dev,
         observability=settings.observability,
@@ -305,7 +312,7 @@ def _frontend(settings: StackSettings) -> WorkerSpec:
     frontend = settings.frontend
     return WorkerSpec(
         role=Role.FRONTEND,
-        script_name=physical_name(settings, Role.FRONTEND),
+        script_name=script_name(settings, Role.FRONTEND),
         bindings=bind(FRONTEND_ENV, settings),
         workers_dev=frontend.workers_dev,
         observability=settings.observability,

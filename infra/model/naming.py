@@ -28,7 +28,7 @@ class Named(Protocol):
 
 # Cloudflare's limits per kind of name. Worker names are held to 54 (not 63) because workers.dev
 # previews fail beyond that.
-_NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 MAX_LENGTH = {
     Role.MEDIA: 63,
     Role.METADATA: 64,
@@ -51,6 +51,6 @@ def check_names(settings: Named) -> list[str]:
         if len(name) < 3 or len(name) > limit:
             problems.append(f"  app/environment: {role} name {name!r} is {len(name)} characters; "
                             f"Cloudflare allows 3 to {limit}: shorten app")
-        elif not _NAME_PATTERN.match(name):
+        elif not NAME_PATTERN.match(name):
             problems.append(f"  app/environment: {role} name {name!r} must be lowercase letters, digits and hyphens")
     return problems

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from infra.errors import SettingsError
 from infra.model.contract import ASYNC_MODELS, MEDIA_KEY_PREFIX, MODELS
-from infra.model.naming import check_names
+from infra.model.naming import MAX_LENGTH, NAME_PATTERN, Role, check_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS_DIR = REPO_ROOT / "stacks"
@@ -33,6 +33,8 @@ HttpUrl = Annotated[str, Field(pattern=HTTP_ORIGIN)]
 Model = Literal[tuple(MODELS)]  # type: ignore[valid-type]
 RoutePattern = Annotated[str, Field(pattern=r"^(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}/\S*$")]
 CloudflareId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+# A Worker script name kept from an existing deployment, held to the limits of the generated ones.
+WorkerName = Annotated[str, Field(pattern=NAME_PATTERN.pattern, min_length=3, max_length=MAX_LENGTH[Role.BACKEND])]
 Days = Annotated[int, Field(ge=1, le=36500)]
 
 
@@ -163,22 +165,38 @@ class AsyncProcessing(Strict):
     polling: Polling
 
 
-class Frontend(Strict):
+class Worker(Strict):
+    """What both Workers have: their public addresses, and what they keep of a deployment made before this
+    repository managed it (`infra adopt` imports what `adopt` lists, so `pulumi up` updates it in place)."""
+
+    workers_dev: bool
+    custom_domain: Hostname | None = None
+    # The existing script's name, kept instead of `<app>-<env>-<role>`.
+    script_name: WorkerName | None = None
+    adopt: list[Literal["script", "custom_domain", "routes"]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something_to_adopt(self) -> Self:
+        if len(set(self.adopt)) != len(self.adopt):
+            raise ValueError("adopt lists an item twice")
+        if "custom_domain" in self.adopt and self.custom_domain is None:
+            raise ValueError("adopt lists 'custom_domain' but custom_domain is not set")
+        if "routes" in self.adopt and not getattr(self, "routes", []):
+            raise ValueError("adopt lists 'routes' but there are no routes")
+        return self
+
+
+class Frontend(Worker):
     """The public Worker: serves the page and proxies `/api/*` to the backend."""
 
     backend_access: Literal["service-binding", "url"]
     backend_url: HttpUrl | None = None
-    workers_dev: bool
-    custom_domain: Hostname | None = None
     # Zone routes such as `www.example.com/*`, for hostnames that also serve other things.
     routes: list[RoutePattern] = Field(default_factory=list)
 
 
-class Backend(Strict):
+class Backend(Worker):
     """The API Worker. Public only when the frontend reaches it by URL."""
-
-    workers_dev: bool
-    custom_domain: Hostname | None = None
 
     @property
     def public(self) -> bool:

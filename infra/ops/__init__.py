@@ -1,1 +1,4 @@
-"""Clients of a deployed stack, used by the operations commands: the admin API (`admin_api`)."""
+"""What the operations commands do against real services: the admin API of a deployed stack (`admin_api`),
+read-only questions about a Cloudflare account (`cloudflare`), the DashScope key check (`upstream`), and on
+top of them `preflight` (is a stack ready for `pulumi up`) and `adopt` (the import file of an existing
+deployment)."""

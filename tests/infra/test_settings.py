@@ -7,6 +7,7 @@ import pytest
 
 from infra.errors import SettingsError
 from infra.model.contract import ASYNC_MODELS, MODELS
+from infra.model.bindings import declare_workers
 from infra.model.naming import check_names
 from infra.model.settings import StackSettings, load_settings
 from infra.plan import PlanError, placeholder_config, run_plan
@@ -232,3 +233,34 @@ def test_head_sampling_rate_is_a_fraction_of_invocations(write_stack, rate: obje
 def test_production_keeps_workers_logs_on(write_stack) -> None:
     message = _error(write_stack, "production", lambda d: d["observability"].update(enabled=False))
     assert "production must set observability.enabled: true (the runbook reads Workers Logs)" in message
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("Qwen_Backend", "String should match pattern '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$'"),
+    ("qb", "String should have at least 3 characters"),
+    ("b" * 55, "String should have at most 54 characters"),
+])
+def test_a_kept_script_name_is_held_to_the_limits_of_generated_ones(write_stack, name: str, problem: str) -> None:
+    message = _error(write_stack, "production", lambda d: d["backend"].update(script_name=name))
+    assert f"  backend.script_name: {problem}" in message
+
+
+@pytest.mark.parametrize(("worker", "fields", "problem"), [
+    ("backend", {"adopt": ["custom_domain"]}, "adopt lists 'custom_domain' but custom_domain is not set"),
+    ("frontend", {"adopt": ["routes"]}, "adopt lists 'routes' but there are no routes"),
+    ("frontend", {"adopt": ["script", "script"]}, "adopt lists an item twice"),
+    ("frontend", {"adopt": ["scripts"]}, "Input should be 'script', 'custom_domain' or 'routes'"),
+])
+def test_adoption_lists_only_what_the_worker_has(write_stack, worker: str, fields: dict, problem: str) -> None:
+    message = _error(write_stack, "production", lambda d: d[worker].update(fields))
+    assert problem in message
+
+
+def test_an_adopted_worker_keeps_its_script_name_and_the_binding_follows_it(write_stack) -> None:
+    def adopt(d):
+        d["backend"].update(script_name="qwen-api", adopt=["script"])
+        d["frontend"].update(script_name="qwen-web", adopt=["script", "custom_domain"])
+
+    backend, frontend = declare_workers(load_settings("production", write_stack("production", adopt)))
+    assert (backend.script_name, frontend.script_name) == ("qwen-api", "qwen-web")
+    assert next(b for b in frontend.bindings if b.name == "BACKEND").target == "qwen-api"

@@ -29,6 +29,7 @@ import httpx
 import pytest
 from dashscope import ImageSynthesis, MultiModalConversation
 
+from infra.ops.upstream import check_dashscope_key
 from localdev import standin as standin_package
 from localdev.standin import StandIn
 
@@ -382,6 +383,19 @@ def test_unknown_task_id_answers_200_unknown(client: httpx.Client) -> None:
     body = poll(client, "does-not-exist")
     assert body["output"] == {"task_id": "does-not-exist", "task_status": "UNKNOWN"}
     uuid.UUID(body["request_id"])
+
+
+def test_the_key_check_of_infra_preflight_is_answered_as_dashscope_answers_it(standin: StandIn,
+                                                                            client: httpx.Client) -> None:
+    """A task query for an id that does not exist: 200 UNKNOWN with the key, 401 InvalidApiKey with another one,
+    and never throttled (only generation calls count against the rate limit)."""
+    assert client.post("/_standin/rate-limit", json={"rps": 1}).status_code == 200
+    for _ in range(3):
+        assert check_dashscope_key(standin.base_url, KEY).ok
+    refused = check_dashscope_key(standin.base_url, "sk-of-another-region")
+    assert not refused.ok and "(401 InvalidApiKey: Invalid API-key provided.)" in refused.detail
+    r = client.get(f"/api/v1/tasks/{uuid.uuid4()}", headers={"Authorization": "Bearer sk-of-another-region"})
+    assert r.status_code == 401 and r.json()["code"] == "InvalidApiKey"
 
 
 # ---------------------------------------------------------------------------------------------
