@@ -16,7 +16,8 @@ import sys
 import threading
 
 from infra.d1.executors import local_state_dir
-from localdev.system import DEFAULT_PORT, LocalSystem, LocalSystemError, main_env_upstream
+from infra.model.bindings import SWEEP_CRON
+from localdev.system import DEFAULT_PORT, LocalSystem, LocalSystemError, PortInUseError, main_env_upstream
 
 
 def main() -> int:
@@ -42,6 +43,10 @@ def main() -> int:
         )
         print(f"Starting the local system on port {port} ...", flush=True)
         system.start()
+    except PortInUseError as exc:
+        print(f"make dev failed: port {exc.port} on 127.0.0.1 is already in use; stop what holds it or choose "
+              f"another with PORT (PORT={exc.port + 1} make dev)", file=sys.stderr)
+        return 1
     except LocalSystemError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -52,6 +57,9 @@ def main() -> int:
             "\n"
             f"  Local system ready: {system.url}\n"
             f"  Admin token:        {system.admin_token}\n"
+            f"  Backend:            {system.backend_url} (frontend reaches it by "
+            f"{settings.frontend.backend_access if settings else '?'})\n"
+            f"  Sweeper, once:      curl '{system.cron_url(SWEEP_CRON)}'\n"
             f"  Upstream:           {upstream}\n"
             f"  Processing:         {'async (queues)' if settings and settings.async_enabled else 'sync'}\n"
             f"  State:              {system.persist_dir}\n"

@@ -7,11 +7,13 @@ developer runs. One `LocalSystem` is one running copy with its own ports and sta
 2. the stack settings `local` with the run-time fields overridden (port, upstream, allowed result host);
 3. wrangler configs and `.dev.vars` written by `infra.generate.wrangler` (the same declaration Pulumi deploys);
 4. the D1 migrations applied by `infra.d1.migrations` (as `pulumi up` does) into the state folder;
-5. `wrangler dev` with both Workers in one process (service binding), or backend and frontend as two
-   processes when the frontend reaches the backend by URL; ready when `/api/health` answers through the
-   frontend. Stopped with SIGTERM to wrangler's own PID (it ignores SIGINT as a background job).
-   A backend served on its own (url mode) runs with `--test-scheduled`, so its cron handler can be fired
-   with `run_cron` (in one process, wrangler would send `/__scheduled` to the frontend, the first config).
+5. one `wrangler dev` per Worker, the backend first on a port of its own, then the frontend on `port`; ready
+   when `/api/health` answers through the frontend. The frontend reaches the backend by URL, or through
+   the service binding, which wrangler connects across the two processes with its dev registry (under the
+   state folder, so side-by-side systems never meet): its banner then says `[connected]` and means it.
+   The backend runs with `--test-scheduled`, so `run_cron` fires its cron handler (`/__scheduled`) in every
+   topology; in one process wrangler would deliver that request to the first Worker, the frontend.
+   Stopped with SIGTERM to wrangler's own PID (it ignores SIGINT as a background job).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import httpx
 
@@ -64,6 +66,14 @@ class LocalSystemError(RuntimeError):
     """The local system could not start; the message carries the command's or server's last output."""
 
 
+class PortInUseError(LocalSystemError):
+    """The port the frontend is to serve on is taken (checked before anything starts)."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(f"start local system failed: port {port} on {LOOPBACK} is already in use")
+        self.port = port
+
+
 @dataclass(frozen=True)
 class Upstream:
     """A DashScope-compatible endpoint used instead of the stand-in."""
@@ -75,6 +85,17 @@ class Upstream:
     def host(self) -> str:
         """`host[:port]` as the allowlist spells it."""
         return urlsplit(self.base_url).netloc.lower()
+
+
+def _port_free(port: int, host: str = LOOPBACK) -> bool:
+    """Whether a server could listen on `port` now (a socket left in TIME_WAIT does not count, as for wrangler)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -200,7 +221,7 @@ class LocalSystem:
         self._secrets: dict[str, str] = {}
         self.standin: StandIn | None = None
         self.settings: StackSettings | None = None
-        self.backend_port: int | None = None
+        self.backend_port = 0  # chosen at start
         self._servers: list[_Server] = []
 
     # -- public surface ---------------------------------------------------------------------------
@@ -211,9 +232,9 @@ class LocalSystem:
         return f"http://{LOOPBACK}:{self.port}"
 
     @property
-    def backend_url(self) -> str | None:
-        """The backend's own URL when it runs as a separate process (`url` mode), else None."""
-        return f"http://{LOOPBACK}:{self.backend_port}" if self.backend_port else None
+    def backend_url(self) -> str:
+        """The backend's own URL (its `wrangler dev`), where `run_cron` fires the sweeper."""
+        return f"http://{LOOPBACK}:{self.backend_port}"
 
     @property
     def signing_key(self) -> str:
@@ -243,13 +264,13 @@ class LocalSystem:
         """PIDs of the `wrangler dev` processes (benchmarks measure the workerd processes below them)."""
         return [server.proc.pid for server in self._servers]
 
+    def cron_url(self, cron: str) -> str:
+        """The URL that fires the backend's `scheduled()` handler once, as the cron trigger `cron` would
+        (readable: `*` and `/` are fine in a query, spaces become `+`)."""
+        return f"{self.backend_url}/__scheduled?cron={quote_plus(cron, safe='*/')}"
+
     def run_cron(self, cron: str) -> httpx.Response:
-        """Fire the backend's `scheduled()` handler once, as the cron trigger `cron` would (url mode only)."""
-        if self.backend_url is None:
-            raise LocalSystemError(
-                "run cron failed: the backend has no port of its own; start with frontend.backend_access: url"
-            )
-        return httpx.get(f"{self.backend_url}/__scheduled", params={"cron": cron}, timeout=30)
+        return httpx.get(self.cron_url(cron), timeout=30)
 
     def start(self) -> LocalSystem:
         try:
@@ -291,6 +312,8 @@ class LocalSystem:
             raise LocalSystemError(f"start local system failed: {WRANGLER_JS} is missing; run `make setup`")
         if shutil.which("node") is None:
             raise LocalSystemError("start local system failed: `node` is not on PATH; install Node 20")
+        if not _port_free(self.port):
+            raise PortInUseError(self.port)
         upstream = self._upstream or self._start_standin()
         settings = self._settings(upstream)
         self.settings = settings
@@ -301,14 +324,10 @@ class LocalSystem:
         }
         paths = write_wrangler_configs(settings, self._secrets, self.config_dir, edit=self._edit_workers)
         self._apply_migrations()
-        backend, frontend = str(paths[Role.BACKEND]), str(paths[Role.FRONTEND])
-        if self.backend_port is not None:  # url mode: the frontend reaches a separately served backend
-            self._serve("backend", [backend], self.backend_port)
-            self._wait_healthy(f"http://{LOOPBACK}:{self.backend_port}")
-            self._serve("frontend", [frontend], self.port)
-        else:
-            # The first config is the one served on --port; the backend is reached through the service binding.
-            self._serve("workers", [frontend, backend], self.port)
+        # The backend first: the frontend's service binding connects to it when the frontend starts.
+        self._serve("backend", str(paths[Role.BACKEND]), self.backend_port)
+        self._wait_healthy(self.backend_url)
+        self._serve("frontend", str(paths[Role.FRONTEND]), self.port)
         self._wait_healthy(self.url)
 
     def _start_standin(self) -> Upstream:
@@ -324,9 +343,9 @@ class LocalSystem:
             "upstream.allowed_result_hosts": [upstream.host, *self._extra_hosts],
             "upstream.allow_http_results": upstream.base_url.startswith("http://"),
         }
+        self.backend_port = free_port()
         if self._overrides.get("frontend.backend_access", base.frontend.backend_access) == "url":
-            self.backend_port = free_port()
-            fields["frontend.backend_url"] = f"http://{LOOPBACK}:{self.backend_port}"
+            fields["frontend.backend_url"] = self.backend_url
         return base.with_overrides({**fields, **self._overrides})
 
     def _apply_migrations(self) -> None:
@@ -338,11 +357,9 @@ class LocalSystem:
         except (MigrationError, D1Error) as exc:
             raise LocalSystemError(str(exc)) from None
 
-    def _serve(self, name: str, configs: list[str], port: int) -> None:
-        cmd = ["node", str(WRANGLER_JS), "dev"]
-        for config in configs:
-            cmd += ["-c", config]
-        cmd += [
+    def _serve(self, name: str, config: str, port: int) -> None:
+        cmd = [
+            "node", str(WRANGLER_JS), "dev", "-c", config,
             "--ip", LOOPBACK, "--port", str(port), "--inspector-port", str(free_port()),
             "--persist-to", str(self.persist_dir), "--show-interactive-dev-session=false",
         ]
@@ -407,6 +424,7 @@ __all__ = [
     "DEFAULT_PORT",
     "LocalSystem",
     "LocalSystemError",
+    "PortInUseError",
     "Upstream",
     "free_port",
     "main_env_upstream",

@@ -2,10 +2,10 @@
 `make dev` uses, each copy on free ports with its own state folder. Starting wrangler costs seconds, so the
 systems are session-scoped and the stand-in is reset before every test instead.
 
-- `system`: the default topology (frontend + backend in one process, service binding, media via the
+- `system`: the default topology (frontend and backend, each in its own `wrangler dev`, service binding, media via the
   worker), with short timeouts and a small image limit so failure tests run fast.
 - `signed_system`: media delivery `signed`.
-- `url_system`: the frontend reaching a separately served backend by URL.
+- `url_system`: the frontend reaching the backend by URL.
 - `async_system`: `queues.enabled` on (real local Queues with retries and the dead-letter queue), short
   poll delays and `max_retries: 2` (3 deliveries), so the async suite runs in seconds per test.
 - `ops_system`: async too, with a database of its own, so the ops summary can be checked number by number.

@@ -1,5 +1,7 @@
 """`make dev` (`python -m localdev`): starts the system, prints the URL and the admin token (and no other
-secret), honours PORT, ADMIN_TOKEN and DASHSCOPE_BASE_URL + DASHSCOPE_API_KEY, and stops cleanly on SIGTERM."""
+secret), honours PORT, ADMIN_TOKEN and DASHSCOPE_BASE_URL + DASHSCOPE_API_KEY, and stops cleanly on SIGTERM;
+its banner tells the truth about the service binding and prints the line that fires the sweeper; a port in
+use fails at once with one line."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from infra.d1.executors import LocalD1Executor
 from infra.model.settings import REPO_ROOT
 from localdev.standin import StandIn
 from localdev.system import free_port
@@ -98,6 +101,18 @@ def test_make_dev_uses_the_given_upstream_prints_the_token_and_stops_on_sigterm(
             assert [c["endpoint"] for c in calls] == ["sync", "image"], "the given upstream served the run"
             runs = httpx.get(f"{base}/api/runs", headers={"Authorization": f"Bearer {admin_token}"})
             assert [r["id"] for r in runs.json()["runs"]] == [generated.json()["run"]["id"]]
+
+            output.wait_for("env.BACKEND (qwen-image-local-backend)", proc, seconds=5)
+            statuses = [line.rsplit(None, 2)[-2:] for line in output.lines if "env.BACKEND (" in line]
+            assert statuses and all(status == ["local", "[connected]"] for status in statuses), statuses
+            # The runbook's recipe: the line make dev prints fires the sweeper, which fails a run a dead request
+            # left `running` hours ago.
+            stuck = _write_stuck_run(tmp_path / "state")
+            sweeper = output.wait_for("Sweeper, once:", proc, seconds=5).split("curl ", 1)[1].strip().strip("'")
+            fired = httpx.get(sweeper, timeout=30)
+            assert (fired.status_code, fired.text) == (200, "Ran scheduled event")
+            swept = httpx.get(f"{base}/api/runs/{stuck}", headers={"Authorization": f"Bearer {admin_token}"}).json()
+            assert (swept["run"]["status"], swept["run"]["error"]["code"]) == ("failed", "abandoned")
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=30)
@@ -106,6 +121,33 @@ def test_make_dev_uses_the_given_upstream_prints_the_token_and_stops_on_sigterm(
     assert api_key not in output.text, "the upstream API key must never be printed"
     assert _port_closed(port), "wrangler must be gone after SIGTERM"
     assert (tmp_path / "state" / "v3" / "d1").is_dir(), "state is persisted under LOCAL_STATE_DIR"
+
+
+def _write_stuck_run(persist_to: Path) -> str:
+    """A sync run a backend died with three hours ago, in the local D1 database `make dev` uses."""
+    run_id, at = str(uuid.uuid4()), "2020-01-01T00:00:00.000Z"
+    db = LocalD1Executor(persist_to, "qwen-image-local-metadata")
+    db.run_batch(
+        "INSERT INTO runs (id, request_id, request_hash, provider, model, status, prompt, parameters, attempts, "
+        f"created_at, updated_at, job_seq) VALUES ('{run_id}', 'stuck-1', '{'0' * 64}', 'dashscope', "
+        f"'qwen-image-plus', 'running', 'left behind', '{{}}', 0, '{at}', '{at}', 0);\n"
+        "INSERT INTO run_events (run_id, at, type, from_status, to_status) "
+        f"VALUES ('{run_id}', '{at}', 'status', NULL, 'running');\n")
+    return run_id
+
+
+def test_a_port_in_use_fails_at_once_with_one_line_naming_port(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "localdev"], cwd=REPO_ROOT, capture_output=True, text=True,
+                                env={**os.environ, "PORT": str(port), "LOCAL_STATE_DIR": str(tmp_path)}, timeout=60,
+                                check=False)
+    assert result.returncode == 1
+    assert result.stderr == (f"make dev failed: port {port} on 127.0.0.1 is already in use; stop what holds it or "
+                             f"choose another with PORT (PORT={port + 1} make dev)\n")
+    assert not (tmp_path / "state").exists(), "nothing was started"
 
 
 def test_make_dev_with_async_on_runs_a_job_through_every_status_and_shows_a_poisoned_one_on_ops(
