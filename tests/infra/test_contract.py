@@ -90,9 +90,8 @@ def test_the_sql_check_on_run_statuses_lists_exactly_the_contract_statuses(tmp_p
     assert listed, ddl
     assert re.findall(r"'([^']*)'", listed.group(1)) == list(RunStatus)
     with pytest.raises(Exception, match="CHECK constraint failed"):
-        db.execute_atomically(["INSERT INTO runs (id, request_id, request_hash, provider, model, status, prompt, "
-                               "parameters, created_at, updated_at) VALUES ('r', 'q', 'h', 'p', 'm', 'paused', 'x', "
-                               "'{}', 't', 't')"])
+        db.run_batch("INSERT INTO runs (id, request_id, request_hash, provider, model, status, prompt, parameters, "
+                     "created_at, updated_at) VALUES ('r', 'q', 'h', 'p', 'm', 'paused', 'x', '{}', 't', 't');")
 
 
 @pytest.mark.parametrize("stack", STACKS)

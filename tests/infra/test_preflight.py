@@ -152,6 +152,14 @@ def test_a_route_that_serves_the_public_host_is_its_address(project) -> None:
         f"staging.{ZONE_NAME} is served by a frontend route")
 
 
+def test_a_model_without_an_async_api_fails_a_stack_with_queues_on(project) -> None:
+    """qwen-image-max is served synchronously only (shared/reference/dashscope-api.md, section 2)."""
+    checks = run(project(lambda data: data["upstream"].update(model="qwen-image-max")), None, key=None)
+    assert checks["settings"].status == "fail"
+    assert checks["settings"].detail.startswith("(top level): upstream.model 'qwen-image-max' serves only synchronous "
+                                                "calls, so with queues.enabled: true every run would fail")
+
+
 def test_settings_that_do_not_validate_stop_the_checks(project) -> None:
     checks = run(project(lambda data: data["queues"].update(enabled="yes")), None, key=None)
     assert list(checks) == ["settings", "the other checks"]

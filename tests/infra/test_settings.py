@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from infra.errors import SettingsError
-from infra.model.contract import ASYNC_MODELS, MODELS
 from infra.model.bindings import declare_workers
+from infra.model.contract import ASYNC_MODELS, MODELS
 from infra.model.naming import check_names
 from infra.model.settings import StackSettings, load_settings
 from infra.plan import PlanError, placeholder_config, run_plan
