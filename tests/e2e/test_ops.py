@@ -96,10 +96,14 @@ def test_summary_numbers_match_the_runs_created(ops_system: LocalSystem, ops_adm
     rows = state.query("SELECT created_at, completed_at FROM runs WHERE status = 'succeeded'")
     durations = sorted(_ms(r["created_at"], r["completed_at"]) for r in rows)
     nearest_rank = lambda q: durations[math.ceil(q * len(durations)) - 1]  # noqa: E731
-    latency = summary["latency_ms"]
+    latency, bounds = summary["latency_ms"], summary["latency_bounds_ms"]
     assert latency["succeeded"] == 3
-    assert abs(latency["p50"] - nearest_rank(0.5)) <= 1 and abs(latency["p95"] - nearest_rank(0.95)) <= 1
-    assert 0 < latency["p50"] <= latency["p95"]
+    assert bounds == sorted(set(bounds)) and bounds[-1] == 86_400_000
+    # Percentiles are read off the histogram: the upper bound of the bucket holding the nearest rank.
+    edge = lambda ms: next(b for b in bounds if b >= ms)  # noqa: E731
+    assert [latency["p50"], latency["p95"], latency["p99"]] == [edge(nearest_rank(q)) for q in (0.5, 0.95, 0.99)]
+    assert latency["le"] == [sum(d <= b for d in durations) for b in bounds]
+    assert abs(latency["mean"] - sum(durations) / 3) <= 1
 
     assert [(f["run_id"], f["status"], f["error"]["code"]) for f in summary["latest_failures"]] == [
         (made.dead_lettered, "dead_lettered", "InternalError"), (made.failed, "failed", "InvalidParameter")]

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infra.d1 import rollups
+from infra.d1.executors import LocalD1Executor
 from infra.model.bindings import SWEEP_CRON, sweep_after_seconds
 from localdev.system import LocalSystem
 from tests.e2e.support import LocalState, events_of
@@ -41,15 +43,22 @@ def _execute(system: LocalSystem, sql: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _executor(system: LocalSystem) -> LocalD1Executor:
+    return LocalD1Executor(system.persist_dir, system.database_name)
+
+
 def _write_run(system: LocalSystem, *, status: str, path: list[str], since: datetime, job_seq: int = 0) -> str:
-    """A run whose status events walked `path` (ending in `status`), unchanged since `since`."""
+    """A run whose status events walked `path` (ending in `status`), unchanged since `since`, counted in the
+    rollups as the Worker counts a run it creates."""
     run_id = str(uuid.uuid4())
     at = _iso(since)
     row = {
         "id": run_id, "request_id": f"sweep-{run_id[:8]}", "request_hash": "0" * 64, "provider": "dashscope",
         "model": "qwen-image-plus", "status": status, "prompt": "left behind", "parameters": "{}",
         "attempts": 0, "created_at": at, "updated_at": at, "job_seq": job_seq,
+        "mode": "async" if "queued" in path else "sync",
     }
+    keys, measures = rollups.columns(_executor(system))
     statements = [
         f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join(_sql(v) for v in row.values())})",
         *(
@@ -57,6 +66,7 @@ def _write_run(system: LocalSystem, *, status: str, path: list[str], since: date
             f"VALUES ({_sql(run_id)}, {_sql(at)}, 'status', {_sql(previous)}, {_sql(to)})"
             for previous, to in zip([None, *path[:-1]], path, strict=True)
         ),
+        rollups.add_cells_sql(keys, measures, f"run_id = {_sql(run_id)}"),
     ]
     _execute(system, "; ".join(statements))
     return run_id
@@ -118,6 +128,7 @@ def test_cron_fails_abandoned_sync_runs_and_deletes_what_they_stored(
         assert last["detail"]["code"] == "abandoned" and last["detail"]["stage"] == "sweep"
     assert state.objects(_prefix(persisting, since)) == []
     assert state.query("SELECT COUNT(*) AS n FROM run_assets WHERE run_id = ?", persisting) == [{"n": 0}]
+    assert rollups.differences(_executor(url_system)) == []
 
 
 def test_cron_leaves_a_run_that_may_still_be_in_flight(url_system: LocalSystem, url_api: httpx.Client) -> None:

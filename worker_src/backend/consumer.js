@@ -111,8 +111,10 @@ async function submit(step) {
   const { env, cfg, run, guard } = step;
   const started = Date.now();
   const { taskId, requestId } = await submitTask(cfg, paramsOf(run));
+  // The run's updated_at is when it entered `queued` (created or re-driven): nothing else touches it there.
+  const queueWaitMs = Math.max(0, started - Date.parse(run.updated_at));
   const moved = await transition(env.DB, run.id, STATUS.SUBMITTED, {
-    set: { provider_task_id: taskId, provider_request_id: requestId },
+    set: { provider_task_id: taskId, provider_request_id: requestId, queue_wait_ms: queueWaitMs },
     countAttempt: true,
     guard,
     detail: { task_id: taskId, provider_request_id: requestId, duration_ms: Date.now() - started },
@@ -161,7 +163,7 @@ async function persist(step, task, polls) {
   }
   if (run.status !== STATUS.PERSISTING) {
     const moved = await transition(env.DB, run.id, STATUS.PERSISTING, {
-      set: { polls },
+      set: { polls, task_ms: task.durationMs },
       guard,
       detail: { images: task.urls.length, polls },
     });
@@ -223,7 +225,7 @@ async function attemptFailed(step, err) {
     max_attempts: cfg.jobs.maxAttempts,
     retry_in_seconds: delivery.attempts < cfg.jobs.maxAttempts ? delaySeconds : null,
   });
-  await releaseLease(env.DB, run.id, delivery.id);
+  await releaseLease(env.DB, run.id, delivery.id, { retried: true });
   return retry(upstream?.throttled ? "throttled" : "attempt_failed", delaySeconds);
 }
 

@@ -126,6 +126,7 @@ export async function submitTask(cfg, params) {
  * @property {string[]} urls        result URLs of a SUCCEEDED task
  * @property {string | null} code   the provider's code of a FAILED task
  * @property {string | null} message
+ * @property {number | null} durationMs  the provider's own `submit_time` → `end_time` of a finished task
  */
 
 /**
@@ -144,7 +145,20 @@ export async function queryTask(cfg, taskId) {
     urls: results.map((r) => r?.url).filter((url) => typeof url === "string" && url !== ""),
     code: typeof output.code === "string" ? output.code : null,
     message: typeof output.message === "string" ? output.message.slice(0, 500) : null,
+    durationMs: taskDurationMs(output.submit_time, output.end_time),
   };
+}
+
+/**
+ * Milliseconds between two task timestamps (`2025-09-09 11:38:54.741`, both in the provider's time zone, so
+ * reading them as UTC keeps the difference); null unless both are such timestamps in order.
+ * @param {unknown} submitted @param {unknown} ended
+ */
+export function taskDurationMs(submitted, ended) {
+  const at = (/** @type {unknown} */ t) =>
+    typeof t === "string" && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,3})?$/.test(t) ? Date.parse(`${t.replace(" ", "T")}Z`) : NaN;
+  const ms = at(ended) - at(submitted);
+  return Number.isFinite(ms) && ms >= 0 ? ms : null;
 }
 
 /**

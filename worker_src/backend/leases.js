@@ -53,17 +53,19 @@ export function unleased() {
 }
 
 /**
- * Give the lease back, optionally moving the run to its next wake-up (`{job_seq, polls}`) in the same UPDATE.
+ * Give the lease back, optionally moving the run to its next wake-up (`{job_seq, polls}`) or counting a
+ * failed delivery that will be retried (`retried`, the run's `retries`), in the same UPDATE.
  * @param {D1Database} db @param {string} runId @param {string} token
- * @param {{job_seq?: number, polls?: number}} [next]
+ * @param {{job_seq?: number, polls?: number, retried?: boolean}} [next]
  * @returns {Promise<boolean>} false when the lease was no longer held
  */
 export async function releaseLease(db, runId, token, next = {}) {
-  const columns = Object.keys(next).filter((c) => c === "job_seq" || c === "polls");
+  const columns = /** @type {("job_seq" | "polls")[]} */ (["job_seq", "polls"]).filter((c) => next[c] !== undefined);
   const assignments = ["lease_token = NULL", "lease_expires_at = NULL", ...columns.map((c) => `${c} = ?`)];
+  if (next.retried) assignments.push("retries = retries + 1");
   const result = await db
     .prepare(`UPDATE runs SET ${assignments.join(", ")} WHERE id = ? AND lease_token = ?`)
-    .bind(...columns.map((c) => /** @type {number} */ (next[/** @type {"job_seq" | "polls"} */ (c)])), runId, token)
+    .bind(...columns.map((c) => /** @type {number} */ (next[c])), runId, token)
     .run();
   return result.meta.changes === 1;
 }

@@ -1,20 +1,35 @@
 // @ts-check
 /**
- * The operational summary (`GET /api/ops/summary`): run counts by status over a window, the oldest run still
- * in progress, how many runs wait in `dead_lettered` for a re-drive, request → `succeeded` latency
- * percentiles, and the latest failures. Every query is served by an index of 0001 (status, created_at);
- * the percentiles sort only the window's succeeded runs.
+ * The operational summary (`GET /api/ops/summary`). Everything about the window comes from the rollup cells
+ * (rollups.js): counts by status, runs per interval, the latency histogram and its percentiles, the terminal
+ * runs' polls, attempts, retries, queue wait and provider time by mode, the error codes. A window reads at most
+ * one cell per (interval, mode, status, error code): minute cells up to 6 h, hour cells up to 30 days, so its
+ * cost does not depend on the number of runs. The window starts at the beginning of the minute (hour) it
+ * begins in, for the cells and the latest failures alike. The oldest run in progress, the dead letters waiting and the
+ * latest failures are index seeks on `runs` (0001), bounded by LIMIT or by the runs waiting.
  */
 
-import { ACTIVE, STATUS, STATUSES } from "./contract.js";
+import { ACTIVE, STATUS, STATUSES, TERMINAL } from "./contract.js";
 import { invalid } from "./http.js";
+import { HISTOGRAM, LATENCY_BOUNDS_MS, MEASURES, cellsFor, percentile } from "./rollups.js";
 
-const WINDOW = /^(\d{1,4})([mhd])$/;
+const DURATION = /^(\d{1,4})([mhd])$/;
 const UNIT_SECONDS = { m: 60, h: 3600, d: 86400 };
 export const WINDOW_DEFAULT = "24h";
 const WINDOW_MAX_SECONDS = 30 * 86400;
 const FAILURES_SHOWN = 10;
-const DURATION_MS = "CAST(ROUND((julianday(completed_at) - julianday(created_at)) * 86400000) AS INTEGER)";
+const ERRORS_SHOWN = 20;
+/** Interval lengths a series may use; without `step` the shortest that gives at most `POINTS_AUTO` points. */
+const STEPS = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400];
+const POINTS_AUTO = 60;
+const POINTS_MAX = 1000;
+const MODES = /** @type {const} */ (["sync", "async"]);
+
+/** @param {string | null} text @returns {number | null} seconds of `30m`, `24h`, `7d` … */
+function duration(text) {
+  const match = text === null ? null : DURATION.exec(text);
+  return match ? Number(match[1]) * UNIT_SECONDS[/** @type {"m" | "h" | "d"} */ (match[2])] : null;
+}
 
 /**
  * `window` as seconds: `30m`, `24h`, `7d` … up to 30 days.
@@ -22,22 +37,47 @@ const DURATION_MS = "CAST(ROUND((julianday(completed_at) - julianday(created_at)
  */
 export function parseWindow(value) {
   const text = value ?? WINDOW_DEFAULT;
-  const match = WINDOW.exec(text);
-  const seconds = match ? Number(match[1]) * UNIT_SECONDS[/** @type {"m" | "h" | "d"} */ (match[2])] : 0;
-  if (!match || seconds < 60 || seconds > WINDOW_MAX_SECONDS) {
+  const seconds = duration(text);
+  if (seconds === null || seconds < 60 || seconds > WINDOW_MAX_SECONDS) {
     throw invalid("window", "must be a duration such as 30m, 24h or 7d, from 1m to 30d");
   }
   return { text, seconds };
 }
 
 /**
- * @param {D1Database} db @param {{text: string, seconds: number}} window @param {number} [nowMs]
+ * `step` of the series (`1h`, `1d`, …), or null to let the window choose; it must be a multiple of the cells the
+ * window reads and give at most `POINTS_MAX` points.
+ * @param {string | null} value @param {{seconds: number}} window @returns {number | null}
  */
-export async function opsSummary(db, window, nowMs = Date.now()) {
-  const until = new Date(nowMs).toISOString();
-  const since = new Date(nowMs - window.seconds * 1000).toISOString();
-  const count = (/** @type {string} */ status) =>
-    db.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = ? AND created_at >= ?").bind(status, since);
+export function parseStep(value, window) {
+  if (value === null) return null;
+  const seconds = duration(value);
+  const { grain } = cellsFor(window.seconds, 0);
+  if (seconds === null || !STEPS.includes(seconds) || seconds % grain !== 0 || window.seconds / seconds > POINTS_MAX) {
+    const allowed = STEPS.filter((s) => s % grain === 0 && window.seconds / s <= POINTS_MAX).map(label);
+    throw invalid("step", `must be one of ${allowed.join(", ")} for this window`);
+  }
+  return seconds;
+}
+
+/** @param {number} seconds */
+function label(seconds) {
+  if (seconds % 86400 === 0) return `${seconds / 86400}d`;
+  return seconds % 3600 === 0 ? `${seconds / 3600}h` : `${seconds / 60}m`;
+}
+
+/**
+ * @param {D1Database} db @param {{text: string, seconds: number}} window
+ * @param {{step?: number | null, nowMs?: number}} [options]
+ */
+export async function opsSummary(db, window, options = {}) {
+  const nowMs = options.nowMs ?? Date.now();
+  const { grain, start } = cellsFor(window.seconds, nowMs);
+  const step = options.step ?? STEPS.find((s) => s >= grain && window.seconds / s <= POINTS_AUTO) ?? 86400;
+  const since = new Date(start * 1000).toISOString();
+  const cells = "FROM run_rollups WHERE grain = ? AND bucket >= ?";
+  const terminal = TERMINAL.map(() => "?").join(", ");
+  const sums = MEASURES.map((m) => `SUM(${m}) AS ${m}`);
   const oldest = (/** @type {string} */ status) =>
     db.prepare("SELECT id, status, created_at FROM runs WHERE status = ? ORDER BY created_at, id LIMIT 1").bind(status);
   const failures = (/** @type {string} */ status) =>
@@ -49,24 +89,36 @@ export async function opsSummary(db, window, nowMs = Date.now()) {
       .bind(status, since, FAILURES_SHOWN);
   const ENDED = [STATUS.FAILED, STATUS.DEAD_LETTERED];
   const results = await db.batch([
-    ...STATUSES.map(count),
+    db.prepare(`SELECT bucket / ? * ? AS t, status, SUM(runs) AS runs ${cells} GROUP BY t, status`)
+      .bind(step, step, grain, start),
+    db.prepare(`SELECT mode, status, ${sums.join(", ")} ${cells} AND status IN (${terminal}) GROUP BY mode, status`)
+      .bind(grain, start, ...TERMINAL),
+    db.prepare(`SELECT mode, status, error_code, SUM(runs) AS runs ${cells} AND error_code <> ''
+                GROUP BY mode, status, error_code HAVING SUM(runs) > 0 ORDER BY runs DESC, error_code LIMIT ?`)
+      .bind(grain, start, ERRORS_SHOWN),
+    db.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = ?").bind(STATUS.DEAD_LETTERED),
     ...ACTIVE.map(oldest),
     ...ENDED.map(failures),
-    db.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = ?").bind(STATUS.DEAD_LETTERED),
   ]);
   const rows = (/** @type {number} */ i) => /** @type {Record<string, any>[]} */ (results[i].results);
+  const series = seriesOf(rows(0), start, nowMs, step);
   /** @type {Record<string, number>} */
-  const counts = Object.fromEntries(STATUSES.map((status, i) => [status, Number(rows(i)[0].n)]));
-  const active = ACTIVE.map((_, i) => rows(STATUSES.length + i)[0]).filter(Boolean);
+  const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
+  for (const point of series) for (const s of STATUSES) counts[s] += point.counts[s];
+  const byMode = byModeOf(rows(1));
+  const le = LATENCY_BOUNDS_MS.map((_, i) => MODES.reduce((n, m) => n + byMode[m].succeeded.latency_le[i], 0));
+  const succeeded = MODES.reduce((n, m) => n + byMode[m].succeeded.runs, 0);
+  const latencySum = MODES.reduce((n, m) => n + byMode[m].succeeded.latency_ms, 0);
+  const active = ACTIVE.map((_, i) => rows(4 + i)[0]).filter(Boolean);
   const first = active.sort((a, b) => (a.created_at < b.created_at ? -1 : 1))[0];
-  const failed = ENDED.flatMap((_, i) => rows(STATUSES.length + ACTIVE.length + i))
+  const failed = ENDED.flatMap((_, i) => rows(4 + ACTIVE.length + i))
     .sort((a, b) => (a.created_at < b.created_at ? 1 : -1))
     .slice(0, FAILURES_SHOWN);
   return {
-    window: { text: window.text, seconds: window.seconds, since, until },
+    window: { text: window.text, seconds: window.seconds, since, until: new Date(nowMs).toISOString(), cell_seconds: grain },
     counts,
     total: Object.values(counts).reduce((a, b) => a + b, 0),
-    dead_lettered: Number(rows(results.length - 1)[0].n),
+    dead_lettered: Number(rows(3)[0].n),
     oldest_active: first
       ? {
           run_id: first.id,
@@ -75,7 +127,18 @@ export async function opsSummary(db, window, nowMs = Date.now()) {
           age_seconds: Math.max(0, Math.round((nowMs - Date.parse(first.created_at)) / 1000)),
         }
       : null,
-    latency_ms: await percentiles(db, since, counts[STATUS.SUCCEEDED]),
+    latency_ms: {
+      succeeded,
+      p50: percentile(le, succeeded, 0.5),
+      p95: percentile(le, succeeded, 0.95),
+      p99: percentile(le, succeeded, 0.99),
+      mean: succeeded ? Math.round(latencySum / succeeded) : null,
+      le,
+    },
+    latency_bounds_ms: LATENCY_BOUNDS_MS,
+    series: { step_seconds: step, points: series.map((p) => ({ at: new Date(p.t * 1000).toISOString(), counts: p.counts })) },
+    by_mode: byMode,
+    errors: rows(2).map((r) => ({ mode: r.mode, status: r.status, code: r.error_code, runs: Number(r.runs) })),
     latest_failures: failed.map((r) => ({
       run_id: r.id,
       status: r.status,
@@ -87,22 +150,43 @@ export async function opsSummary(db, window, nowMs = Date.now()) {
 }
 
 /**
- * p50/p95 of request → `succeeded` over the window's succeeded runs (nearest rank), null without any.
- * @param {D1Database} db @param {string} since @param {number} n
+ * Every step from the window's first cell to now, with zeros where no run was created.
+ * @param {Record<string, any>[]} rows @param {number} start @param {number} nowMs @param {number} step
  */
-async function percentiles(db, since, n) {
-  if (n === 0) return { succeeded: 0, p50: null, p95: null };
-  const at = (/** @type {number} */ q) =>
-    db
-      .prepare(
-        `SELECT ${DURATION_MS} AS ms FROM runs WHERE status = ? AND created_at >= ?
-         ORDER BY ms LIMIT 1 OFFSET ?`,
-      )
-      .bind(STATUS.SUCCEEDED, since, Math.max(0, Math.ceil(q * n) - 1));
-  const [p50, p95] = await db.batch([at(0.5), at(0.95)]);
-  const ms = (/** @type {D1Result} */ r) => {
-    const row = /** @type {{ms: number} | undefined} */ (r.results[0]);
-    return row ? Number(row.ms) : null;
-  };
-  return { succeeded: n, p50: ms(p50), p95: ms(p95) };
+function seriesOf(rows, start, nowMs, step) {
+  /** @type {Map<number, Record<string, number>>} */
+  const points = new Map();
+  for (let t = Math.floor(start / step) * step; t <= nowMs / 1000; t += step) {
+    points.set(t, Object.fromEntries(STATUSES.map((s) => [s, 0])));
+  }
+  for (const row of rows) {
+    const point = points.get(Number(row.t));
+    if (point && row.status in point) point[row.status] += Number(row.runs);
+  }
+  return [...points].map(([t, counts]) => ({ t, counts }));
+}
+
+/**
+ * The terminal cells' measures, for both modes and every terminal status (zeros where there were none).
+ * @param {Record<string, any>[]} rows
+ */
+function byModeOf(rows) {
+  const empty = () => ({
+    runs: 0, polls: 0, attempts: 0, retries: 0, queue_wait: { runs: 0, ms: 0 }, task: { runs: 0, ms: 0 },
+    latency_ms: 0, latency_le: LATENCY_BOUNDS_MS.map(() => 0),
+  });
+  /** @type {Record<"sync" | "async", Record<string, ReturnType<typeof empty>>>} */
+  const out = { sync: {}, async: {} };
+  for (const mode of MODES) for (const status of TERMINAL) out[mode][status] = empty();
+  for (const r of rows) {
+    const cell = out[/** @type {"sync" | "async"} */ (r.mode)]?.[r.status];
+    if (!cell) continue;
+    Object.assign(cell, {
+      runs: Number(r.runs), polls: Number(r.polls), attempts: Number(r.attempts), retries: Number(r.retries),
+      queue_wait: { runs: Number(r.queue_wait_runs), ms: Number(r.queue_wait_ms) },
+      task: { runs: Number(r.task_runs), ms: Number(r.task_ms) },
+      latency_ms: Number(r.latency_ms), latency_le: HISTOGRAM.map((column) => Number(r[column])),
+    });
+  }
+  return out;
 }

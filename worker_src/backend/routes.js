@@ -7,7 +7,7 @@ import { UpstreamError } from "./dashscope.js";
 import { HttpError, invalid, json, notFound } from "./http.js";
 import { sendJob } from "./jobs.js";
 import { serveMedia } from "./media.js";
-import { opsSummary, parseWindow } from "./ops.js";
+import { opsSummary, parseStep, parseWindow } from "./ops.js";
 import { presentEvent, presentRun } from "./present.js";
 import { addEvent, getAssets, getEvents, getRun, listRuns, transition } from "./runs.js";
 import { encodeCursor, idempotencyKeyOf, readGenerateRequest, validateListQuery } from "./validate.js";
@@ -115,7 +115,10 @@ export async function retryRun(c) {
   if (!REDRIVABLE.includes(run.status)) throw refuse(run.status);
   const seq = run.job_seq + 1;
   const moved = await transition(c.env.DB, id, STATUS.QUEUED, {
-    set: { job_seq: seq, polls: 0, error_code: null, error_message: null, provider_task_id: null, provider_request_id: null },
+    set: {
+      job_seq: seq, polls: 0, error_code: null, error_message: null, provider_task_id: null, provider_request_id: null,
+      mode: "async", queue_wait_ms: null, task_ms: null,
+    },
     guard: { sql: "job_seq = ?", params: [run.job_seq] },
     detail: {
       redrive: true,
@@ -133,9 +136,10 @@ export async function opsSummaryRoute(c) {
   await requireAdmin(c.request, c.cfg);
   const query = new URL(c.request.url).searchParams;
   for (const name of query.keys()) {
-    if (name !== "window") throw invalid(name, "is not a known parameter (expected window)");
+    if (name !== "window" && name !== "step") throw invalid(name, "is not a known parameter (expected window, step)");
   }
-  return json(await opsSummary(c.env.DB, parseWindow(query.get("window"))));
+  const window = parseWindow(query.get("window"));
+  return json(await opsSummary(c.env.DB, window, { step: parseStep(query.get("step"), window) }));
 }
 
 /**

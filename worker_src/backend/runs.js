@@ -1,11 +1,12 @@
 // @ts-check
 /**
  * D1 access for runs, their assets and their events. Bound parameters only. Every status change is a
- * conditional UPDATE plus its audit event in one batch (one transaction), so a run is never half-written
- * and never moved backwards: see state.js.
+ * conditional UPDATE plus its audit event and its rollup cells (rollups.js) in one batch (one transaction), so a
+ * run is never half-written, never moved backwards (see state.js), and the rollups never disagree with it.
  */
 
 import { EVENT, STATUS, TERMINAL } from "./contract.js";
+import { cellsStatement } from "./rollups.js";
 import { predecessors } from "./state.js";
 
 export const PROVIDER = "dashscope";
@@ -33,6 +34,11 @@ export const PROVIDER = "dashscope";
  * @property {number} polls              task queries so far (0002; async only)
  * @property {string | null} lease_token  message id of the delivery working on the run (0002)
  * @property {string | null} lease_expires_at
+ * @property {"sync" | "async"} mode          sync: carried by one request; async: through the queue (0003)
+ * @property {number} retries                 failed deliveries retried (0003)
+ * @property {number | null} queue_wait_ms    async: queued → task submitted (0003)
+ * @property {number | null} task_ms          the provider's time: the sync call, or the task's submit → end (0003)
+ * @property {string | null} change_id        token of the latest status change (0003; see transitionStatements)
  */
 
 /**
@@ -60,7 +66,7 @@ export const PROVIDER = "dashscope";
 /** Columns a transition may set besides status/updated_at; anything else is a programming error. */
 const SETTABLE = [
   "provider_request_id", "provider_task_id", "error_code", "error_message", "completed_at",
-  "job_seq", "polls", "lease_token", "lease_expires_at",
+  "job_seq", "polls", "lease_token", "lease_expires_at", "mode", "queue_wait_ms", "task_ms",
 ];
 
 export function now() {
@@ -81,7 +87,8 @@ export function now() {
  */
 
 /**
- * Insert a run and its first event atomically.
+ * Insert a run, its first event and its rollup cells atomically. A run created `queued` goes through the queue
+ * (mode `async`); the sync path creates it `running`.
  * @param {D1Database} db @param {NewRun} run
  * @returns {Promise<boolean>} false when another run already holds the idempotency key
  */
@@ -89,16 +96,16 @@ export async function createRun(db, run) {
   const insert = db
     .prepare(
       `INSERT INTO runs (id, request_id, idempotency_key, request_hash, provider, model, status, prompt,
-                         parameters, attempts, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+                         parameters, attempts, created_at, updated_at, mode)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
     )
     .bind(
       run.id, run.requestId, run.idempotencyKey, run.requestHash, PROVIDER, run.model, run.status, run.prompt,
-      JSON.stringify(run.parameters), run.createdAt, run.createdAt,
+      JSON.stringify(run.parameters), run.createdAt, run.createdAt, run.status === STATUS.QUEUED ? "async" : "sync",
     );
   const event = eventStatement(db, run.id, run.createdAt, EVENT.STATUS, null, run.status, { request_id: run.requestId });
   try {
-    await db.batch([insert, event]);
+    await db.batch([insert, event, cellsStatement(db, 1, "run_id = ?", [run.id])]);
   } catch (err) {
     if (String(err).includes("UNIQUE constraint failed: runs.idempotency_key")) return false;
     throw err;
@@ -128,9 +135,9 @@ export async function createRun(db, run) {
  * @returns {Promise<boolean>} false when the run was not in a predecessor status (nothing was written)
  */
 export async function transition(db, id, to, change = {}) {
-  const [event, update] = transitionStatements(db, id, to, change);
-  const results = await db.batch([event, update]);
-  return results[1].meta.changes === 1;
+  const { before, update, after } = transitionStatements(db, id, to, change);
+  const results = await db.batch([...before, update, ...after]);
+  return results[before.length].meta.changes === 1;
 }
 
 /**
@@ -152,12 +159,18 @@ export async function completeRun(db, id, assets, change = {}) {
       .bind(id, a.idx, a.r2_key, a.sha256, a.bytes, a.content_type, a.source_host, at, id, STATUS.PERSISTING,
         ...(change.guard?.params ?? [])),
   );
-  const [event, update] = transitionStatements(db, id, STATUS.SUCCEEDED, { ...change, at });
-  const results = await db.batch([...inserts, event, update]);
-  return results[results.length - 1].meta.changes === 1;
+  const { before, update, after } = transitionStatements(db, id, STATUS.SUCCEEDED, { ...change, at });
+  const results = await db.batch([...inserts, ...before, update, ...after]);
+  return results[inserts.length + before.length].meta.changes === 1;
 }
 
-/** @param {D1Database} db @param {string} id @param {string} to @param {Change} change */
+/**
+ * The statements of one status change, run in this order in one batch. Those before the UPDATE carry its
+ * condition and see the run as it was: the status event (recording the status the run actually leaves) and
+ * the subtraction of its rollup cells. The UPDATE sets a fresh `change_id`; the statement after it adds the
+ * run's new cells only where that token landed, i.e. only if the UPDATE happened.
+ * @param {D1Database} db @param {string} id @param {string} to @param {Change} change
+ */
 function transitionStatements(db, id, to, change) {
   const at = change.at ?? now();
   const from = predecessors(to);
@@ -168,7 +181,8 @@ function transitionStatements(db, id, to, change) {
   for (const column of Object.keys(set)) {
     if (!SETTABLE.includes(column)) throw new Error(`transition cannot set column '${column}'`);
   }
-  const assignments = ["status = ?", "updated_at = ?", ...Object.keys(set).map((c) => `${c} = ?`)];
+  const changeId = crypto.randomUUID();
+  const assignments = ["status = ?", "updated_at = ?", "change_id = ?", ...Object.keys(set).map((c) => `${c} = ?`)];
   if (change.countAttempt) assignments.push("attempts = attempts + 1");
   const guard = change.guard ? ` AND (${change.guard.sql})` : "";
   const guardParams = change.guard?.params ?? [];
@@ -179,10 +193,12 @@ function transitionStatements(db, id, to, change) {
        SELECT id, ?, ?, status, ?, ? FROM runs WHERE ${where}`,
     )
     .bind(at, EVENT.STATUS, to, change.detail ? JSON.stringify(change.detail) : null, id, ...from, ...guardParams);
+  const leave = cellsStatement(db, -1, `run_id IN (SELECT id FROM runs WHERE ${where})`, [id, ...from, ...guardParams]);
   const update = db
     .prepare(`UPDATE runs SET ${assignments.join(", ")} WHERE ${where}`)
-    .bind(to, at, ...Object.values(set), id, ...from, ...guardParams);
-  return [event, update];
+    .bind(to, at, changeId, ...Object.values(set), id, ...from, ...guardParams);
+  const enter = cellsStatement(db, 1, "run_id = ? AND change_id = ?", [id, changeId]);
+  return { before: [event, leave], update, after: [enter] };
 }
 
 /**
@@ -237,7 +253,8 @@ export async function getEvents(db, runId) {
 }
 
 /**
- * Newest first, keyset-paginated on (created_at, id); each filter is served by an index (see 0001).
+ * Newest first, keyset-paginated on (created_at, id): the cursor is a row-value comparison, which SQLite turns
+ * into a seek on the same index as the filters (see 0001), so page 1,000 costs what page 1 does.
  * @param {D1Database} db @param {import("./validate.js").ListQuery} q
  * @returns {Promise<{rows: RunRow[], more: boolean}>}
  */
@@ -257,8 +274,8 @@ export async function listRuns(db, q) {
     }
   }
   if (q.cursor) {
-    where.push("(created_at < ? OR (created_at = ? AND id < ?))");
-    params.push(q.cursor.createdAt, q.cursor.createdAt, q.cursor.id);
+    where.push("(created_at, id) < (?, ?)");
+    params.push(q.cursor.createdAt, q.cursor.id);
   }
   const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
                ORDER BY created_at DESC, id DESC LIMIT ?`;

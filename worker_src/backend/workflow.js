@@ -109,7 +109,7 @@ async function callAndStore(env, cfg, run, params) {
     return err;
   }
   const moved = await transition(env.DB, run.id, STATUS.PERSISTING, {
-    set: { provider_request_id: result.requestId },
+    set: { provider_request_id: result.requestId, task_ms: Date.now() - started },
     countAttempt: true,
     detail: { provider_request_id: result.requestId, images: result.imageUrls.length, duration_ms: Date.now() - started },
   });

@@ -1,0 +1,75 @@
+// @ts-check
+/**
+ * Run rollups (migration 0003): cells of runs per interval of their creation, by mode, status and error code,
+ * with counts, a cumulative latency histogram and the terminal runs' polls, attempts, retries, queue wait and
+ * provider time. A run's cells are defined once, by the view `run_cells`; every status change subtracts them
+ * before its UPDATE and adds them after it, in the same batch (runs.js), so the cells always equal a recount
+ * of the raw rows (the view `run_rollup_recount`) and the ops summary reads a bounded number of rows.
+ */
+
+/** Interval lengths in seconds: minute cells serve windows up to `MINUTE_WINDOW_MAX_SECONDS`, hour cells the rest. */
+export const GRAIN = Object.freeze({ MINUTE: 60, HOUR: 3600 });
+export const MINUTE_WINDOW_MAX_SECONDS = 6 * 3600;
+
+/**
+ * Upper bounds (ms) of the latency histogram, columns `lat_le_<ms>` of 0003: `lat_le_X` counts the terminal runs
+ * whose request → terminal time is at most X ms (cumulative, as Prometheus' `le` buckets); `runs` is +Inf.
+ * @type {readonly number[]}
+ */
+export const LATENCY_BOUNDS_MS = Object.freeze([
+  100, 125, 150, 200, 250, 300, 400, 500, 600, 800,
+  1000, 1250, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000,
+  10000, 12500, 15000, 20000, 25000, 30000, 40000, 50000, 60000, 80000,
+  100000, 125000, 150000, 200000, 250000, 300000, 400000, 500000, 600000, 800000,
+  1000000, 1800000, 3600000, 86400000,
+]);
+
+const KEYS = ["grain", "bucket", "mode", "status", "error_code"];
+/** @type {readonly string[]} */
+export const HISTOGRAM = Object.freeze(LATENCY_BOUNDS_MS.map((ms) => `lat_le_${ms}`));
+/**
+ * Every measure column of `run_rollups`, in table order (tests/infra/test_rollups.py holds it to the migration).
+ * @type {readonly string[]}
+ */
+export const MEASURES = Object.freeze([
+  "runs", "polls", "attempts", "retries", "queue_wait_runs", "queue_wait_ms", "task_runs", "task_ms", "latency_ms",
+  ...HISTOGRAM,
+]);
+
+/**
+ * Add (`sign` 1) or subtract (−1) the cells of the runs that `filter` selects from `run_cells`; a cell that does
+ * not exist yet is created.
+ * @param {D1Database} db @param {1 | -1} sign @param {string} filter @param {(string | number | null)[]} params
+ */
+export function cellsStatement(db, sign, filter, params) {
+  const signed = MEASURES.map((m) => `${sign} * ${m}`);
+  return db
+    .prepare(
+      `INSERT INTO run_rollups (${[...KEYS, ...MEASURES].join(", ")})
+       SELECT ${[...KEYS, ...signed].join(", ")} FROM run_cells WHERE ${filter}
+       ON CONFLICT (${KEYS.join(", ")}) DO UPDATE SET ${MEASURES.map((m) => `${m} = ${m} + excluded.${m}`).join(", ")}`,
+    )
+    .bind(...params);
+}
+
+/**
+ * The grain that serves a window and the first bucket inside it (the window's start rounded down to the grain).
+ * @param {number} windowSeconds @param {number} nowMs
+ */
+export function cellsFor(windowSeconds, nowMs) {
+  const grain = windowSeconds <= MINUTE_WINDOW_MAX_SECONDS ? GRAIN.MINUTE : GRAIN.HOUR;
+  const start = Math.floor((nowMs / 1000 - windowSeconds) / grain) * grain;
+  return { grain, start };
+}
+
+/**
+ * Nearest-rank percentile from a cumulative histogram: the upper bound of the bucket holding rank ⌈q·n⌉, or the
+ * last bound when the rank lies beyond it; null without any run.
+ * @param {number[]} le cumulative counts per bound @param {number} n all runs (+Inf) @param {number} q 0 < q ≤ 1
+ */
+export function percentile(le, n, q) {
+  if (n === 0) return null;
+  const rank = Math.max(1, Math.ceil(q * n));
+  const i = le.findIndex((count) => count >= rank);
+  return LATENCY_BOUNDS_MS[i === -1 ? LATENCY_BOUNDS_MS.length - 1 : i];
+}
