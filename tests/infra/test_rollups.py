@@ -21,6 +21,7 @@ from infra.model.settings import REPO_ROOT
 from .d1_support import LOCAL_DATABASE
 
 HOUR = 3600
+DAY = 86400
 CREATED = "2026-03-04T05:06:07.000Z"
 CREATED_S = 1772600767  # CREATED as unix seconds
 
@@ -61,7 +62,7 @@ def test_the_workers_measures_are_the_tables_columns_in_order(db: LocalD1Executo
     assert measures == worker["measures"]
     assert [m for m in measures if m.startswith("lat_le_")] == [f"lat_le_{ms}" for ms in worker["bounds"]]
     assert worker["bounds"] == sorted(set(worker["bounds"]))
-    assert sorted(worker["grains"].values()) == [60, HOUR]
+    assert sorted(worker["grains"].values()) == [60, HOUR, DAY]
 
 
 def test_a_run_has_one_cell_per_grain_in_the_interval_it_was_created(db: LocalD1Executor) -> None:
@@ -72,6 +73,8 @@ def test_a_run_has_one_cell_per_grain_in_the_interval_it_was_created(db: LocalD1
         {"grain": 60, "bucket": CREATED_S // 60 * 60, "mode": "sync", "status": "running", "error_code": "",
          "runs": 1, "latency_ms": 0, "lat_le_86400000": 0},
         {"grain": HOUR, "bucket": CREATED_S // HOUR * HOUR, "mode": "sync", "status": "running", "error_code": "",
+         "runs": 1, "latency_ms": 0, "lat_le_86400000": 0},
+        {"grain": DAY, "bucket": CREATED_S // DAY * DAY, "mode": "sync", "status": "running", "error_code": "",
          "runs": 1, "latency_ms": 0, "lat_le_86400000": 0},
     ]
 
@@ -132,4 +135,6 @@ def test_migrating_a_database_with_runs_fills_the_rollups_from_them(tmp_path: Pa
         {"grain": 60, "mode": "sync", "status": "succeeded", "runs": 1},
         {"grain": HOUR, "mode": "async", "status": "running", "runs": 1},
         {"grain": HOUR, "mode": "sync", "status": "succeeded", "runs": 1},
+        {"grain": DAY, "mode": "async", "status": "running", "runs": 1},
+        {"grain": DAY, "mode": "sync", "status": "succeeded", "runs": 1},
     ]

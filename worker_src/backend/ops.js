@@ -3,9 +3,9 @@
  * The operational summary (`GET /api/ops/summary`). Everything about the window comes from the rollup cells
  * (rollups.js): counts by status, runs per interval, the latency histogram and its percentiles, the terminal
  * runs' polls, attempts, retries, queue wait and provider time by mode, the error codes. A window reads at most
- * one cell per (interval, mode, status, error code): minute cells up to 6 h, hour cells up to 30 days, so its
- * cost does not depend on the number of runs. The window starts at the beginning of the minute (hour) it
- * begins in, for the cells and the latest failures alike. The oldest run in progress, the dead letters waiting and the
+ * one cell per (interval, mode, status, error code): minute cells up to 6 h, hour cells up to 7 days, day cells
+ * up to 30 days (at most a few hundred rows), so its cost does not depend on the number of runs. The window
+ * starts at the beginning of the minute (hour, UTC day) it begins in, for the cells and the latest failures. The oldest run in progress, the dead letters waiting and the
  * latest failures are index seeks on `runs` (0001), bounded by LIMIT or by the runs waiting.
  */
 

@@ -7,9 +7,13 @@
  * of the raw rows (the view `run_rollup_recount`) and the ops summary reads a bounded number of rows.
  */
 
-/** Interval lengths in seconds: minute cells serve windows up to `MINUTE_WINDOW_MAX_SECONDS`, hour cells the rest. */
-export const GRAIN = Object.freeze({ MINUTE: 60, HOUR: 3600 });
-export const MINUTE_WINDOW_MAX_SECONDS = 6 * 3600;
+/**
+ * Interval lengths in seconds, with the longest window each serves (`WINDOW_MAX_SECONDS`) and how long its cells
+ * are kept (`KEPT_SECONDS`, purged by retention.js): a window reads the finest grain that serves it.
+ */
+export const GRAIN = Object.freeze({ MINUTE: 60, HOUR: 3600, DAY: 86400 });
+const WINDOW_MAX_SECONDS = Object.freeze({ [GRAIN.MINUTE]: 6 * 3600, [GRAIN.HOUR]: 7 * 86400, [GRAIN.DAY]: 30 * 86400 });
+export const KEPT_SECONDS = Object.freeze({ [GRAIN.MINUTE]: 2 * 86400, [GRAIN.HOUR]: 35 * 86400, [GRAIN.DAY]: 400 * 86400 });
 
 /**
  * Upper bounds (ms) of the latency histogram, columns `lat_le_<ms>` of 0003: `lat_le_X` counts the terminal runs
@@ -57,7 +61,7 @@ export function cellsStatement(db, sign, filter, params) {
  * @param {number} windowSeconds @param {number} nowMs
  */
 export function cellsFor(windowSeconds, nowMs) {
-  const grain = windowSeconds <= MINUTE_WINDOW_MAX_SECONDS ? GRAIN.MINUTE : GRAIN.HOUR;
+  const grain = Object.values(GRAIN).find((g) => windowSeconds <= WINDOW_MAX_SECONDS[g]) ?? GRAIN.DAY;
   const start = Math.floor((nowMs / 1000 - windowSeconds) / grain) * grain;
   return { grain, start };
 }

@@ -8,7 +8,8 @@
 -- agree (tests/e2e/test_rollups.py) except where the retention purge removed runs (rollups outlive them) or
 -- old minute cells.
 --
--- Grains: 60 s (read for windows up to 6 h, kept 2 days) and 3600 s (longer windows, kept 400 days).
+-- Grains: 60 s (read for windows up to 6 h, kept 2 days), 3600 s (up to 7 days, kept 35 days) and 86400 s
+-- (longer windows, kept 400 days); the backend's cron purges older cells (worker_src/backend/retention.js).
 -- Measures: `runs` counts every cell. The others are recorded for terminal cells only (succeeded, failed,
 -- dead_lettered), because an active run's polls or retries may still change without a status change:
 --   polls, attempts, retries         sums over the cell's runs
@@ -35,7 +36,7 @@ UPDATE runs SET retries = (SELECT COUNT(*) FROM run_events e
  WHERE mode = 'async';
 
 CREATE TABLE run_rollups (
-  grain           INTEGER NOT NULL CHECK (grain IN (60, 3600)),
+  grain           INTEGER NOT NULL CHECK (grain IN (60, 3600, 86400)),
   bucket          INTEGER NOT NULL,
   mode            TEXT NOT NULL,
   status          TEXT NOT NULL,
@@ -158,7 +159,7 @@ FROM (
          status IN ('succeeded', 'failed', 'dead_lettered') AS ended,
          CAST(ROUND((julianday(completed_at) - julianday(created_at)) * 86400000) AS INTEGER) AS latency_ms
   FROM runs
-) CROSS JOIN (SELECT 60 AS grain UNION ALL SELECT 3600);
+) CROSS JOIN (SELECT 60 AS grain UNION ALL SELECT 3600 UNION ALL SELECT 86400);
 
 CREATE VIEW run_rollup_recount AS
 SELECT
