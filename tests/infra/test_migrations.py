@@ -1,9 +1,8 @@
-"""The migration runner against the real local D1 (the miniflare SQLite file `wrangler dev` uses), its
-agreement with `wrangler d1 migrations`, and the indexes behind every filter the API and CLI offer."""
+"""The migration runner against the real local D1 (the miniflare SQLite file `wrangler dev` uses) and its
+agreement with `wrangler d1 migrations`. The indexes behind every query: tests/infra/test_query_plans.py."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -360,88 +359,6 @@ def test_when_the_database_cannot_be_read_back_the_report_says_so(folder: Path, 
         "Could not read D1 'qwen-image-staging-metadata' back after the failure (Connection error. (127.0.0.1) (on D1 "
         f"'qwen-image-staging-metadata')), so what of {BROKEN} took effect is unknown: before running again, compare "
         f"its schema with {BROKEN} (`infra migrate --dry-run` lists what is recorded).")
-
-
-# -- indexes behind every filter ---------------------------------------------------------------------------
-
-PAGE = "ORDER BY created_at DESC, id DESC LIMIT 21"
-# Each query as the backend (worker_src/backend/runs.js) and the CLI filters issue it -> the index it needs.
-FILTERS = {
-    "status": (f"SELECT * FROM runs WHERE status = 'failed' {PAGE}", "runs_status_created"),
-    "since/until": (f"SELECT * FROM runs WHERE created_at >= '2026-01-01T00:00:00.000Z' "
-                    f"AND created_at < '2026-01-02T00:00:00.000Z' {PAGE}", "runs_created"),
-    "status with since": (f"SELECT * FROM runs WHERE status = 'failed' AND created_at >= '2026-01-01' {PAGE}",
-                          "runs_status_created"),
-    "request id": (f"SELECT * FROM runs WHERE request_id = 'req-1' {PAGE}", "runs_request_id"),
-    "next page": (f"SELECT * FROM runs WHERE (created_at < '2026-01-02' OR (created_at = '2026-01-02' "
-                  f"AND id < 'r9')) {PAGE}", "runs_created"),
-    "unfiltered": (f"SELECT * FROM runs {PAGE}", "runs_created"),
-    "idempotency key": ("SELECT * FROM runs WHERE idempotency_key = 'key-1'", "runs_idempotency_key"),
-    "provider task id": ("SELECT * FROM runs WHERE provider = 'dashscope' AND provider_task_id = 'task-1'",
-                         "runs_provider_task"),
-    "run by id": ("SELECT * FROM runs WHERE id = 'r1'", "sqlite_autoindex_runs_1"),  # its PRIMARY KEY
-    "events of a run": ("SELECT * FROM run_events WHERE run_id = 'r1' ORDER BY id", "run_events_run"),
-    "assets of runs": ("SELECT * FROM run_assets WHERE run_id IN (SELECT value FROM json_each('[\"r1\"]')) "
-                       "ORDER BY run_id, idx", "sqlite_autoindex_run_assets_2"),  # its PRIMARY KEY (_1: r2_key)
-    # The ops summary (worker_src/backend/ops.js); its p50/p95 sort the window's succeeded runs by duration,
-    # which no index can order, and are left out here.
-    "ops: count of a status in the window": (
-        "SELECT COUNT(*) AS n FROM runs WHERE status = 'failed' AND created_at >= '2026-01-01'", "runs_status_created"),
-    "ops: oldest run of an active status": (
-        "SELECT id, status, created_at FROM runs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1",
-        "runs_status_created"),
-    "ops: latest failures": (
-        "SELECT id, status, error_code, error_message, created_at, completed_at FROM runs WHERE status = 'failed' "
-        "AND created_at >= '2026-01-01' ORDER BY created_at DESC, id DESC LIMIT 10", "runs_status_created"),
-    # The dead-letter consumer's last error of a run's latest life (worker_src/backend/deadletter.js).
-    "last failed attempt": (
-        "SELECT detail FROM run_events WHERE run_id = 'r1' AND type = 'attempt_failed' AND id > COALESCE("
-        "(SELECT MAX(id) FROM run_events WHERE run_id = 'r1' AND to_status = 'queued'), 0) ORDER BY id DESC LIMIT 1",
-        "run_events_run"),
-}
-
-
-def unindexed(sql: str, details: list[str], index: str) -> list[str]:
-    """Plan steps that read a table other than by a SEARCH of `index`, or sort outside an index. Only the
-    unfiltered listing may SCAN, and only along `index` (newest first, bounded by LIMIT)."""
-    reads = ("SEARCH", "SCAN") if " WHERE " not in sql else ("SEARCH",)
-    return [d for d in details if "TEMP B-TREE" in d or (
-        d.startswith(("SCAN", "SEARCH")) and "json_each" not in d
-        and not (d.startswith(reads) and re.search(rf"USING (COVERING )?INDEX {index}\b", d)))]
-
-
-@pytest.mark.parametrize(("sql", "index"), [
-    ("SELECT * FROM runs WHERE model = 'm' ORDER BY created_at DESC, id DESC LIMIT 21", "runs_created"),
-    ("SELECT * FROM runs WHERE provider_task_id = 'task-1'", "runs_provider_task"),  # the index leads with provider
-    ("SELECT * FROM runs WHERE status = 'failed' ORDER BY updated_at", "runs_status_created"),
-])
-def test_the_index_rule_catches_scans_and_sorts(migrated: LocalD1Executor, sql: str, index: str) -> None:
-    details = [row["detail"] for row in migrated.query(f"EXPLAIN QUERY PLAN {sql}")]
-    assert unindexed(sql, details, index), details
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> LocalD1Executor:
-    db = LocalD1Executor(tmp_path_factory.mktemp("indexes"), LOCAL_DATABASE)
-    MigrationRunner(db, discover()).apply()
-    return db
-
-
-@pytest.mark.parametrize("name", FILTERS)
-def test_every_filter_is_served_by_an_index(migrated: LocalD1Executor, name: str) -> None:
-    sql, index = FILTERS[name]
-    details = [row["detail"] for row in migrated.query(f"EXPLAIN QUERY PLAN {sql}")]
-    assert not unindexed(sql, details, index), f"{name}: {details} does not search {index}"
-
-
-def test_workerds_sqlite_plans_every_filter_on_the_same_indexes(tmp_path: Path, migrated: LocalD1Executor) -> None:
-    """The same check through `wrangler d1 execute --local`, i.e. the SQLite inside workerd that D1 runs on."""
-    config = write_d1_config(tmp_path / "config", MIGRATIONS_DIR)
-    command = ";\n".join(f"EXPLAIN QUERY PLAN {sql}" for sql, _ in FILTERS.values())
-    out = wrangler_d1(config, migrated.persist_to, "execute", "--json", "--command", command)
-    plans = [[row["detail"] for row in result["results"]] for result in json.loads(out.stdout)]
-    for (name, (sql, index)), details in zip(FILTERS.items(), plans, strict=True):
-        assert not unindexed(sql, details, index), f"{name} (workerd): {details} does not search {index}"
 
 
 def test_migrate_applies_to_a_deployed_stack_found_by_name(cloudflare_env: FakeCloudflare,

@@ -254,32 +254,26 @@ export async function getEvents(db, runId) {
 
 /**
  * Newest first, keyset-paginated on (created_at, id): the cursor is a row-value comparison, which SQLite turns
- * into a seek on the same index as the filters (see 0001), so page 1,000 costs what page 1 does.
+ * into a seek on the same index as the filters (see 0001), so page 1,000 costs what page 1 does. Of `until` and
+ * the cursor only the tighter upper bound is sent: SQLite seeks on one of them and would filter by the other,
+ * walking every run between them.
  * @param {D1Database} db @param {import("./validate.js").ListQuery} q
  * @returns {Promise<{rows: RunRow[], more: boolean}>}
  */
 export async function listRuns(db, q) {
-  const where = [];
-  const params = [];
+  const cursor = q.cursor && !(q.until && q.until <= q.cursor.createdAt) ? q.cursor : null;
+  /** @type {[string, (string | null)[]][]} */
   const filters = [
-    ["status = ?", q.status],
-    ["request_id = ?", q.requestId],
-    ["created_at >= ?", q.since],
-    ["created_at < ?", q.until],
+    ["status = ?", [q.status]],
+    ["request_id = ?", [q.requestId]],
+    ["created_at >= ?", [q.since]],
+    ["created_at < ?", [cursor ? null : q.until]],
+    ["(created_at, id) < (?, ?)", cursor ? [cursor.createdAt, cursor.id] : [null]],
   ];
-  for (const [clause, value] of filters) {
-    if (value) {
-      where.push(clause);
-      params.push(value);
-    }
-  }
-  if (q.cursor) {
-    where.push("(created_at, id) < (?, ?)");
-    params.push(q.cursor.createdAt, q.cursor.id);
-  }
-  const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-               ORDER BY created_at DESC, id DESC LIMIT ?`;
-  const { results } = await db.prepare(sql).bind(...params, q.limit + 1).all();
+  const used = filters.filter(([, values]) => values.every((v) => v !== null && v !== ""));
+  const where = used.length ? `WHERE ${used.map(([clause]) => clause).join(" AND ")}` : "";
+  const sql = `SELECT * FROM runs ${where} ORDER BY created_at DESC, id DESC LIMIT ?`;
+  const { results } = await db.prepare(sql).bind(...used.flatMap(([, values]) => values), q.limit + 1).all();
   const rows = /** @type {RunRow[]} */ (results);
   return { rows: rows.slice(0, q.limit), more: rows.length > q.limit };
 }

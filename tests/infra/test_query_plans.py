@@ -1,0 +1,114 @@
+"""Every query the backend sends is a seek: `tests/infra/query_plans.mjs` runs the Worker's own functions (the
+run list with every combination of filters and a cursor, one run's writes and reads, the ops summary for each
+kind of window, the sweeper) against a local D1 database in workerd and plans each statement with the very
+parameters the Worker bound. A plan fails on a SCAN of a table or a temporary B-tree, except where no index can
+do better and the rows are bounded otherwise (named below, with why). Planned on a freshly migrated database
+and on a seeded one whose statistics (`PRAGMA optimize`) could tempt the planner elsewhere."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.seed import seed
+from infra.d1.executors import LocalD1Executor
+from infra.d1.migrations import MigrationRunner, discover
+from infra.model.settings import REPO_ROOT
+
+from .d1_support import LOCAL_DATABASE
+
+SCRIPT = Path(__file__).parent / "query_plans.mjs"
+TABLES = ("runs", "run_events", "run_assets", "run_rollups")
+# Sorts no index can spare, each over rows bounded by something other than the number of runs.
+SORTS_ALLOWED = {
+    "FROM run_rollups": "grouping the window's cells (at most one per interval, mode, status and error code)",
+    "sweep abandoned runs": "ordering the sync runs still in progress by when they last changed",
+}
+
+
+def plans(persist: Path) -> list[dict[str, Any]]:
+    done = subprocess.run(["node", str(SCRIPT), str(persist), LOCAL_DATABASE], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def problems(statement: dict[str, Any]) -> list[str]:
+    """Plan steps that read a table without an index or sort outside one (the module's rule)."""
+    out = []
+    for step in statement["plan"]:
+        scanned = re.match(r"SCAN (\w+)", step)
+        if scanned and scanned.group(1) in TABLES and not (
+            statement["shape"] == "list runs: unfiltered" and step == "SCAN runs USING INDEX runs_created"
+        ):  # the unfiltered list walks its index from the newest end, LIMIT rows
+            out.append(step)
+        if "TEMP B-TREE" in step and not any(
+            allowed in statement["sql"] or allowed == statement["shape"] for allowed in SORTS_ALLOWED
+        ):
+            out.append(step)
+    return out
+
+
+def expected_index(shape: str) -> str:
+    """The index a run-list shape must seek: the most selective filter's."""
+    if "request_id" in shape:
+        return "runs_request_id"
+    return "runs_status_created" if "status" in shape else "runs_created"
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    persist = tmp_path_factory.mktemp("plans-empty")
+    MigrationRunner(LocalD1Executor(persist, LOCAL_DATABASE), discover()).apply()
+    return plans(persist)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    persist = tmp_path_factory.mktemp("plans-seeded")
+    seed(5_000, days=3, persist_to=persist)
+    return plans(persist)
+
+
+def test_the_rule_catches_a_scan_and_a_sort() -> None:
+    scan = {"shape": "x", "sql": "SELECT * FROM runs WHERE model = ?", "plan": ["SCAN runs"]}
+    sort = {"shape": "x", "sql": "SELECT * FROM runs WHERE status = ? ORDER BY updated_at",
+            "plan": ["SEARCH runs USING INDEX runs_status_created (status=?)", "USE TEMP B-TREE FOR ORDER BY"]}
+    assert problems(scan) == ["SCAN runs"] and problems(sort) == ["USE TEMP B-TREE FOR ORDER BY"]
+    walk = {"shape": "list runs: status", "sql": "", "plan": ["SCAN runs USING INDEX runs_created"]}
+    assert problems(walk) == ["SCAN runs USING INDEX runs_created"]
+
+
+@pytest.mark.parametrize("database", ["migrated", "seeded"])
+def test_every_statement_the_backend_sends_seeks(database: str, request: pytest.FixtureRequest) -> None:
+    statements = request.getfixturevalue(database)
+    assert len({s["shape"] for s in statements}) >= 45  # 33 list shapes, the run's life, 5 windows, the sweep
+    bad = [(s["shape"], s["sql"].split()[:6], problems(s)) for s in statements if problems(s)]
+    assert bad == [], bad
+
+
+@pytest.mark.parametrize("database", ["migrated", "seeded"])
+def test_every_run_list_seeks_its_filters_index_and_the_cursor(database: str, request: pytest.FixtureRequest) -> None:
+    listing = [s for s in request.getfixturevalue(database) if s["shape"].startswith("list runs: ")]
+    assert len(listing) == 2**4 * 2 + 1
+    for statement in listing:
+        shape, [step] = statement["shape"], statement["plan"]
+        assert re.search(rf"USING (COVERING )?INDEX {expected_index(shape)}\b", step), (shape, step)
+        if shape.endswith("+cursor") or shape == "list runs: cursor":
+            assert "(created_at,id)<(?,?)" in step, (shape, step)
+    [early] = [s for s in listing if s["shape"] == "list runs: until before the cursor"]
+    assert early["plan"] == ["SEARCH runs USING INDEX runs_created (created_at<?)"]
+    assert len(early["params"]) == 2  # until and the limit: the looser cursor is not sent
+
+
+def test_a_status_change_touches_one_run_and_its_cells(migrated: list[dict[str, Any]]) -> None:
+    change = [s for s in migrated if s["shape"] == "a transition"]
+    assert [s["sql"].split()[0] for s in change] == ["INSERT", "INSERT", "UPDATE", "INSERT"]
+    for statement in change:
+        searches = [step for step in statement["plan"] if step.startswith("SEARCH")]
+        assert searches and all("sqlite_autoindex_runs_1 (id=?)" in step for step in searches), statement["plan"]
