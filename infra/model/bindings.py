@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from infra.errors import DeclarationError
-from infra.model.contract import MODELS
+from infra.model.contract import MEDIA_KEY_PREFIX, MODELS
 from infra.model.naming import Role, physical_name
 from infra.model.settings import (
     HTTP_ORIGIN,
@@ -34,7 +34,8 @@ from infra.model.settings import (
 WORKER_SRC = REPO_ROOT / "worker_src"
 MIGRATIONS_DIR = WORKER_SRC / "migrations"
 MAIN_MODULE = "index.js"
-# The backend's sweeper of abandoned sync runs (worker_src/backend/sweep.js) runs on this schedule.
+# The backend's cron: the sweeper of abandoned sync runs (worker_src/backend/sweep.js), then the retention purge
+# (worker_src/backend/retention.js), on this schedule.
 SWEEP_CRON = "*/5 * * * *"
 # A sync run may legitimately sit in one status for a provider call or a download (each bounded by its
 # timeout); the sweeper waits that long plus this margin (clock skew, D1 latency, retries within a step).
@@ -90,6 +91,7 @@ BOOLEAN = one_of(("true", "false"))
 POSITIVE = Format(r"^[1-9][0-9]*$", "a whole number of at least 1")
 COUNT = Format(r"^(0|[1-9][0-9]*)$", "a whole number of at least 0")
 HOSTS = Format(r"^[^,\s]+(,[^,\s]+)*$", "a comma-separated list of hosts")
+DAYS_OR_NEVER = Format(r"^([1-9][0-9]*|never)$", "a whole number of days, or never")
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,11 @@ def _custom_domain_url(settings: StackSettings) -> str | None:
     return f"https://{domain}" if domain else None
 
 
+def days_or_never(days: int | None) -> str:
+    """A number of days as a text binding: the number, or `never`."""
+    return "never" if days is None else str(days)
+
+
 def _text(name: str, doc: str, value: Value, format: Format, when: When | None = None) -> Declared:
     return Declared(name, Kind.TEXT, doc, value, format, when)
 
@@ -223,6 +230,10 @@ BACKEND_ENV: tuple[Declared, ...] = (
     _text("MAX_IMAGE_BYTES", "largest result accepted", lambda s: s.upstream.max_image_bytes, POSITIVE),
     _text("SWEEP_AFTER_SECONDS", "seconds a sync run may stay non-terminal before the sweeper fails it",
           sweep_after_seconds, POSITIVE),
+    _text("METADATA_RETENTION_DAYS", "days after creation the cron purges an ended run (retention.js), or never",
+          lambda s: days_or_never(s.metadata.retention_days), DAYS_OR_NEVER),
+    _text("MEDIA_EXPIRE_AFTER_DAYS", "days after upload the media lifecycle deletes an image, or never",
+          lambda s: days_or_never(s.media.lifecycle.expiry_days(MEDIA_KEY_PREFIX)), DAYS_OR_NEVER),
     _secret(Secret.DASHSCOPE_API_KEY, "the provider's API key"),
     _secret(Secret.MEDIA_SIGNING_KEY, "HMAC key of signed media URLs", SIGNED),
     _secret(Secret.ADMIN_TOKEN, "bearer token of the admin routes"),

@@ -139,6 +139,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    MEDIA_EXPIRED = "media_expired"  # the lifecycle deleted the image (its run is still there, saying so)
     METHOD_NOT_ALLOWED = "method_not_allowed"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     NOT_RETRYABLE = "not_retryable"
@@ -157,6 +158,7 @@ ERROR_STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.MEDIA_EXPIRED: 410,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.IDEMPOTENCY_CONFLICT: 409,
     ErrorCode.NOT_RETRYABLE: 409,

@@ -20,6 +20,8 @@ from infra.model.naming import MAX_LENGTH, NAME_PATTERN, Role, check_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACKS_DIR = REPO_ROOT / "stacks"
+# R2 removes an expired object within a day of its expiry (Cloudflare's object lifecycle documentation).
+LIFECYCLE_LAG_DAYS = 1
 
 LocationHint = Literal["apac", "eeur", "enam", "weur", "wnam", "oc"]
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", max_length=30)]
@@ -78,6 +80,13 @@ class Lifecycle(Strict):
     abort_incomplete_multipart_after_days: Days
     rules: list[LifecycleRule] = Field(default_factory=list)
 
+    def expiry_days(self, key_prefix: str) -> int | None:
+        """Days after which objects under `key_prefix` expire: the earliest expiry of the rules covering it
+        (R2 applies every rule whose prefix matches), None when no rule expires them."""
+        days = [r.expire_after_days for r in self.rules
+                if key_prefix.startswith(r.prefix) and r.expire_after_days is not None]
+        return min(days, default=None)
+
     @model_validator(mode="after")
     def _distinct(self) -> Self:
         for attr, plural in (("id", "ids"), ("prefix", "prefixes")):
@@ -126,9 +135,16 @@ class Media(Strict):
 
 
 class Metadata(Strict):
-    """D1 database for runs, assets and events."""
+    """D1 database for runs, assets and events.
+
+    `retention_days` (required; null keeps runs forever): the backend's cron purges ended runs with their
+    events and asset rows that many days after they were created. `images_outlive_runs` (default false) must
+    be set to purge run records while their images are still in R2.
+    """
 
     location_hint: LocationHint
+    retention_days: Days | None
+    images_outlive_runs: bool = False
 
 
 class ConsumerSettings(Strict):
@@ -283,11 +299,31 @@ class StackSettings(Strict):
                 f"upstream.model {model!r} serves only synchronous calls, so with queues.enabled: true every run "
                 f"would fail: use one of {', '.join(map(repr, ASYNC_MODELS))} or set queues.enabled: false"
             )
+        self._retention_follows_the_media_lifecycle()
         uses_zone = (self.media.delivery.custom_domain or self.frontend.custom_domain or self.backend.custom_domain
                      or self.frontend.routes)
         if uses_zone and self.cloudflare.zone_id is None and not local:
             raise ValueError("cloudflare.zone_id is required when a custom_domain or route is set")
         return self
+
+    def _retention_follows_the_media_lifecycle(self) -> None:
+        """No image outlives its run's record unless `images_outlive_runs` says so; a run outliving its images
+        is fine (the API answers `expired` for them)."""
+        keep, expire = self.metadata.retention_days, self.media.lifecycle.expiry_days(MEDIA_KEY_PREFIX)
+        outlive = keep is not None and (expire is None or keep < expire + LIFECYCLE_LAG_DAYS)
+        if outlive and not self.metadata.images_outlive_runs:
+            kept = (f"media.lifecycle never expires {MEDIA_KEY_PREFIX}" if expire is None else
+                    f"media.lifecycle expires {MEDIA_KEY_PREFIX} after {expire} days and R2 removes objects within "
+                    f"{LIFECYCLE_LAG_DAYS} day of that")
+            fix = ("set retention_days: null" if expire is None else
+                   f"set retention_days to at least {expire + LIFECYCLE_LAG_DAYS}")
+            raise ValueError(
+                f"metadata.retention_days ({keep}) would purge runs whose images are still stored ({kept}): "
+                f"{fix}, or set metadata.images_outlive_runs: true to keep images nobody can find through a run"
+            )
+        if self.metadata.images_outlive_runs and not outlive:
+            raise ValueError("metadata.images_outlive_runs is true but no image outlives its run's record here: "
+                             "remove it")
 
     @property
     def async_enabled(self) -> bool:

@@ -11,14 +11,17 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from infra.d1.executors import local_database_path, miniflare_sqlite
+from infra.d1 import rollups
+from infra.d1.executors import LocalD1Executor, local_database_path, miniflare_sqlite
 from infra.model.contract import SIZES, TERMINAL
 from localdev.standin import render_png
 from localdev.system import LocalSystem
@@ -247,3 +250,48 @@ def events_of(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 def transitions(body: dict[str, Any]) -> list[tuple[str | None, str]]:
     return [(e["from"], e["to"]) for e in events_of(body, "status")]
+
+
+def iso(at: datetime) -> str:
+    """A time as the Worker writes it (`2026-01-02T03:04:05.678Z`)."""
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def d1_of(system: LocalSystem) -> LocalD1Executor:
+    """The system's local D1 database, for reads and for the rollup checks of `infra.d1.rollups`."""
+    return LocalD1Executor(system.persist_dir, system.database_name)
+
+
+def _sql(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def write_run(system: LocalSystem, *, status: str, path: list[str], since: datetime, job_seq: int = 0) -> str:
+    """A run whose status events walked `path` (ending in `status`), unchanged since `since`, written through
+    wrangler's own `d1 execute --local` and counted in the rollups as the Worker counts a run it creates: the
+    state a backend that died mid-request (or a run nobody finished) leaves behind."""
+    run_id = str(uuid.uuid4())
+    at = iso(since)
+    row = {
+        "id": run_id, "request_id": f"left-{run_id[:8]}", "request_hash": "0" * 64, "provider": "dashscope",
+        "model": "qwen-image-plus", "status": status, "prompt": "left behind", "parameters": "{}",
+        "attempts": 0, "created_at": at, "updated_at": at, "job_seq": job_seq,
+        "mode": "async" if "queued" in path else "sync",
+    }
+    keys, measures = rollups.columns(d1_of(system))
+    statements = [
+        f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join(_sql(v) for v in row.values())})",
+        *(
+            "INSERT INTO run_events (run_id, at, type, from_status, to_status) "
+            f"VALUES ({_sql(run_id)}, {_sql(at)}, 'status', {_sql(previous)}, {_sql(to)})"
+            for previous, to in zip([None, *path[:-1]], path, strict=True)
+        ),
+        rollups.add_cells_sql(keys, measures, f"run_id = {_sql(run_id)}"),
+    ]
+    result = system.wrangler("d1", "execute", system.database_name, "--local", "--command", "; ".join(statements))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return run_id

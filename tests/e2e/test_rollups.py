@@ -10,14 +10,9 @@ from datetime import datetime
 import httpx
 
 from infra.d1 import rollups
-from infra.d1.executors import LocalD1Executor
 from localdev.system import LocalSystem
 from tests.e2e.conftest import JOBS_MAX_RETRIES
-from tests.e2e.support import StandInControl, wait_for_run
-
-
-def _executor(system: LocalSystem) -> LocalD1Executor:
-    return LocalD1Executor(system.persist_dir, system.database_name)
+from tests.e2e.support import StandInControl, d1_of, wait_for_run
 
 
 def _hour(created_at: str) -> int:
@@ -50,7 +45,7 @@ def test_async_rollups_agree_with_a_recount_after_retries_dead_letters_and_redri
         assert async_admin.post(f"/api/runs/{run_id}/retry").status_code == 202
         assert wait_for_run(async_api, run_id)["run"]["status"] == "succeeded"
 
-    db = _executor(async_system)
+    db = d1_of(async_system)
     assert rollups.differences(db) == []
     runs = {r["id"]: r for r in db.query(
         "SELECT id, mode, status, retries, created_at, queue_wait_ms, task_ms FROM runs WHERE id IN (?, ?, ?, ?)",
@@ -74,7 +69,7 @@ def test_sync_rollups_agree_with_a_recount_after_successes_and_failures(
     standin.fault(status=404, code="NoSuchKey", message="gone", endpoint="image")
     download = _generate(api, "rollups: sync download fails")
 
-    db = _executor(system)
+    db = d1_of(system)
     assert rollups.differences(db) == []
     rows = db.query("SELECT id, mode, status, error_code, created_at FROM runs WHERE id IN (?, ?, ?)",
                     [ok, upstream, download])

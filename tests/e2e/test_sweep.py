@@ -4,13 +4,13 @@ leaves alone a run that may still be in flight and every async run.
 
 A crash cannot be staged honestly inside one `wrangler dev`, so each run is written in exactly the state
 a backend dying mid-request leaves behind: its row and status events in the local D1 database (through
-wrangler's own `d1 execute --local`) and, for a `persisting` run, an object under its R2 prefix.
+wrangler's own `d1 execute --local`, `support.write_run`) and, for a `persisting` run, an object under its R2
+prefix.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,58 +18,11 @@ import httpx
 import pytest
 
 from infra.d1 import rollups
-from infra.d1.executors import LocalD1Executor
 from infra.model.bindings import SWEEP_CRON, sweep_after_seconds
 from localdev.system import LocalSystem
-from tests.e2e.support import LocalState, events_of
+from tests.e2e.support import LocalState, d1_of, events_of, write_run
 
 STUCK_FOR = timedelta(hours=3)
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _sql(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, int):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _execute(system: LocalSystem, sql: str) -> None:
-    result = system.wrangler("d1", "execute", system.database_name, "--local", "--command", sql)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def _executor(system: LocalSystem) -> LocalD1Executor:
-    return LocalD1Executor(system.persist_dir, system.database_name)
-
-
-def _write_run(system: LocalSystem, *, status: str, path: list[str], since: datetime, job_seq: int = 0) -> str:
-    """A run whose status events walked `path` (ending in `status`), unchanged since `since`, counted in the
-    rollups as the Worker counts a run it creates."""
-    run_id = str(uuid.uuid4())
-    at = _iso(since)
-    row = {
-        "id": run_id, "request_id": f"sweep-{run_id[:8]}", "request_hash": "0" * 64, "provider": "dashscope",
-        "model": "qwen-image-plus", "status": status, "prompt": "left behind", "parameters": "{}",
-        "attempts": 0, "created_at": at, "updated_at": at, "job_seq": job_seq,
-        "mode": "async" if "queued" in path else "sync",
-    }
-    keys, measures = rollups.columns(_executor(system))
-    statements = [
-        f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join(_sql(v) for v in row.values())})",
-        *(
-            "INSERT INTO run_events (run_id, at, type, from_status, to_status) "
-            f"VALUES ({_sql(run_id)}, {_sql(at)}, 'status', {_sql(previous)}, {_sql(to)})"
-            for previous, to in zip([None, *path[:-1]], path, strict=True)
-        ),
-        rollups.add_cells_sql(keys, measures, f"run_id = {_sql(run_id)}"),
-    ]
-    _execute(system, "; ".join(statements))
-    return run_id
 
 
 def _put_object(system: LocalSystem, key: str, tmp_path: Path) -> None:
@@ -105,8 +58,8 @@ def test_cron_fails_abandoned_sync_runs_and_deletes_what_they_stored(
 ) -> None:
     state = LocalState(url_system)
     since = datetime.now(UTC) - STUCK_FOR
-    persisting = _write_run(url_system, status="persisting", path=["running", "persisting"], since=since)
-    running = _write_run(url_system, status="running", path=["running"], since=since)
+    persisting = write_run(url_system, status="persisting", path=["running", "persisting"], since=since)
+    running = write_run(url_system, status="running", path=["running"], since=since)
     leftover = _prefix(persisting, since) + "0.png"
     _put_object(url_system, leftover, tmp_path)
     assert [o.key for o in state.objects(_prefix(persisting, since))] == [leftover]
@@ -128,11 +81,11 @@ def test_cron_fails_abandoned_sync_runs_and_deletes_what_they_stored(
         assert last["detail"]["code"] == "abandoned" and last["detail"]["stage"] == "sweep"
     assert state.objects(_prefix(persisting, since)) == []
     assert state.query("SELECT COUNT(*) AS n FROM run_assets WHERE run_id = ?", persisting) == [{"n": 0}]
-    assert rollups.differences(_executor(url_system)) == []
+    assert rollups.differences(d1_of(url_system)) == []
 
 
 def test_cron_leaves_a_run_that_may_still_be_in_flight(url_system: LocalSystem, url_api: httpx.Client) -> None:
-    fresh = _write_run(url_system, status="running", path=["running"], since=datetime.now(UTC) - timedelta(seconds=5))
+    fresh = write_run(url_system, status="running", path=["running"], since=datetime.now(UTC) - timedelta(seconds=5))
 
     assert url_system.run_cron(SWEEP_CRON).status_code == 200
 
@@ -157,7 +110,7 @@ def test_cron_never_touches_an_async_run(
 ) -> None:
     """Async runs recover through leases and redelivery; however old, the sweeper leaves them as they are."""
     since = datetime.now(UTC) - STUCK_FOR
-    run_id = _write_run(url_system, status=status, path=path, since=since, job_seq=job_seq)
+    run_id = write_run(url_system, status=status, path=path, since=since, job_seq=job_seq)
     key = _prefix(run_id, since) + "0.png"
     _put_object(url_system, key, tmp_path)
 

@@ -12,6 +12,7 @@ import { Miniflare } from "miniflare";
 import { lastAttemptError } from "../../worker_src/backend/deadletter.js";
 import { acquireLease, heldBy, releaseLease } from "../../worker_src/backend/leases.js";
 import { opsSummary, parseStep, parseWindow } from "../../worker_src/backend/ops.js";
+import { purgeExpired } from "../../worker_src/backend/retention.js";
 import {
   completeRun, createRun, findByIdempotencyKey, getAssets, getEvents, getRun, listRuns, transition,
 } from "../../worker_src/backend/runs.js";
@@ -100,13 +101,15 @@ try {
   await as("last failed attempt", () => lastAttemptError(db, id));
 
   // -- the ops summary for every kind of window, and the cron
+  const retention = { days: 8, mediaExpireDays: 7 };
   for (const [window, step] of [["1h", null], ["6h", "1h"], ["24h", null], ["7d", "1d"], ["30d", null]]) {
     const parsed = parseWindow(window);
-    await as(`ops summary ${window}`, () => opsSummary(db, parsed, { step: parseStep(step, parsed) }));
+    await as(`ops summary ${window}`, () => opsSummary(db, parsed, retention, { step: parseStep(step, parsed) }));
   }
   const env = /** @type {import("../../worker_src/backend/config.js").Env} */ (/** @type {unknown} */ ({ DB: db, MEDIA: media }));
-  const cfg = /** @type {import("../../worker_src/backend/config.js").Config} */ (/** @type {unknown} */ ({ sweepAfterSeconds: 3600 }));
+  const cfg = /** @type {import("../../worker_src/backend/config.js").Config} */ (/** @type {unknown} */ ({ sweepAfterSeconds: 3600, retentionDays: 8 }));
   await as("sweep abandoned runs", () => sweepAbandonedRuns(env, cfg));
+  await as("purge what is past its retention", () => purgeExpired(db, { ...cfg, retentionDays: 1 }));
 
   const plans = [];
   for (const { shape: name, sql, params } of recorded) {

@@ -112,3 +112,14 @@ def test_a_status_change_touches_one_run_and_its_cells(migrated: list[dict[str, 
     for statement in change:
         searches = [step for step in statement["plan"] if step.startswith("SEARCH")]
         assert searches and all("sqlite_autoindex_runs_1 (id=?)" in step for step in searches), statement["plan"]
+
+
+def test_the_purge_looks_up_by_id_the_runs_it_listed(seeded: list[dict[str, Any]]) -> None:
+    """Its deletes name at most a batch of ids; reaching them through the (status, created_at) index would walk
+    every run that is due, all of them on the first day a retention applies to a large database."""
+    deletes = [s for s in seeded if s["shape"].startswith("purge") and s["sql"].startswith("DELETE FROM run")
+               and "json_each" in s["sql"]]
+    assert len(deletes) >= 3
+    for statement in deletes:
+        runs = [step for step in statement["plan"] if re.match(r"SEARCH (runs|r) ", step)]
+        assert runs and all("sqlite_autoindex_runs_1 (id=?)" in step for step in runs), statement["plan"]

@@ -9,7 +9,7 @@ from infra.errors import SettingsError
 from infra.model.bindings import declare_workers
 from infra.model.contract import ASYNC_MODELS, MODELS
 from infra.model.naming import check_names
-from infra.model.settings import StackSettings, load_settings
+from infra.model.settings import LifecycleRule, StackSettings, load_settings
 from infra.plan import PlanError, placeholder_config, run_plan
 
 from .conftest import STACKS
@@ -264,3 +264,54 @@ def test_an_adopted_worker_keeps_its_script_name_and_the_binding_follows_it(writ
     backend, frontend = declare_workers(load_settings("production", write_stack("production", adopt)))
     assert (backend.script_name, frontend.script_name) == ("qwen-api", "qwen-web")
     assert next(b for b in frontend.bindings if b.name == "BACKEND").target == "qwen-api"
+
+
+def test_runs_purged_before_their_images_expire_are_refused(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["metadata"].update(retention_days=90))
+    assert message.endswith(
+        "  (top level): metadata.retention_days (90) would purge runs whose images are still stored "
+        "(media.lifecycle expires generated/ after 90 days and R2 removes objects within 1 day of that): set "
+        "retention_days to at least 91, or set metadata.images_outlive_runs: true to keep images nobody can find "
+        "through a run")
+
+
+def test_runs_purged_while_images_never_expire_are_refused(write_stack) -> None:
+    message = _error(write_stack, "staging",
+                     lambda d: d["media"]["lifecycle"]["rules"][0].pop("expire_after_days"))
+    assert ("metadata.retention_days (91) would purge runs whose images are still stored (media.lifecycle never "
+            "expires generated/): set retention_days: null, or set metadata.images_outlive_runs: true") in message
+
+
+def test_images_may_outlive_their_runs_when_the_settings_say_so(write_stack) -> None:
+    def mutate(d):
+        d["metadata"].update(retention_days=30, images_outlive_runs=True)
+
+    settings = load_settings("staging", write_stack("staging", mutate))
+    assert settings.metadata.retention_days == 30
+
+
+def test_saying_images_outlive_runs_when_none_do_is_refused(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["metadata"].update(images_outlive_runs=True))
+    assert ("metadata.images_outlive_runs is true but no image outlives its run's record here: remove it"
+            in message)
+
+
+def test_runs_may_outlive_their_images_and_be_kept_forever(write_stack) -> None:
+    for days in (400, None):
+        settings = load_settings("staging", write_stack("staging", lambda d, v=days: d["metadata"].update(
+            retention_days=v)))
+        assert settings.metadata.retention_days == days
+
+
+def test_retention_days_must_be_written_even_to_keep_runs_forever(write_stack) -> None:
+    message = _error(write_stack, "staging", lambda d: d["metadata"].pop("retention_days"))
+    assert "  metadata.retention_days: Field required" in message
+
+
+def test_the_earliest_expiry_of_the_rules_covering_a_prefix_counts() -> None:
+    lifecycle = load_settings("staging").media.lifecycle.model_copy(update={"rules": [
+        LifecycleRule(id="all", prefix="", expire_after_days=400),
+        LifecycleRule(id="images", prefix="generated/", expire_after_days=90),
+        LifecycleRule(id="other", prefix="tmp/", expire_after_days=1),
+    ]})
+    assert lifecycle.expiry_days("generated/") == 90 and lifecycle.expiry_days("logs/") == 400

@@ -191,3 +191,23 @@ def test_a_secret_binding_without_a_value_is_refused_naming_it() -> None:
         "declare binding 'ADMIN_TOKEN' of worker 'qwen-image-staging-backend' failed: no value for secret "
         "ADMIN_TOKEN; set it with pulumi config set --secret adminToken"
     )
+
+
+@pytest.mark.parametrize(("stack", "kept", "expire"), [("local", "8", "7"), ("staging", "91", "90"),
+                                                       ("production", "731", "730")])
+def test_backend_purges_runs_after_their_images_expire(plan_of, stack: str, kept: str, expire: str) -> None:
+    bindings = {b["name"]: b for b in plan_of(stack).one("WorkersScript", "backend-script").inputs["bindings"]}
+    assert bindings["METADATA_RETENTION_DAYS"]["text"] == kept
+    assert bindings["MEDIA_EXPIRE_AFTER_DAYS"]["text"] == expire
+
+
+def test_runs_kept_forever_and_images_that_never_expire_are_spelled_never(write_stack) -> None:
+    def mutate(d):
+        d["metadata"]["retention_days"] = None
+        d["media"]["lifecycle"]["rules"][0].pop("expire_after_days")
+
+    path = write_stack("staging", mutate)
+    plan = run_plan("staging", {**placeholder_config(), "qwen-image:settings": str(path)})
+    bindings = {b["name"]: b["text"] for b in plan.one("WorkersScript", "backend-script").inputs["bindings"]
+                if b["type"] == "plain_text"}
+    assert (bindings["METADATA_RETENTION_DAYS"], bindings["MEDIA_EXPIRE_AFTER_DAYS"]) == ("never", "never")

@@ -27,6 +27,8 @@ import { MODELS, Misconfigured, bindingProblems } from "./contract.js";
  * @property {number} downloadTimeoutMs
  * @property {number} maxImageBytes
  * @property {number} sweepAfterSeconds  a sync run unchanged for longer is failed `abandoned` (sweep.js)
+ * @property {number | null} retentionDays    ended runs are purged this long after creation; null: kept forever
+ * @property {number | null} mediaExpireDays  the lifecycle deletes images this long after upload; null: never
  * @property {string} signingKey         signed mode only (else empty)
  * @property {string} adminToken
  * @property {Jobs | null} jobs          null unless `asyncEnabled`
@@ -72,6 +74,8 @@ export function readConfig(env) {
     downloadTimeoutMs: Number(env.DOWNLOAD_TIMEOUT_MS),
     maxImageBytes: Number(env.MAX_IMAGE_BYTES),
     sweepAfterSeconds: Number(env.SWEEP_AFTER_SECONDS),
+    retentionDays: daysOrNever(env.METADATA_RETENTION_DAYS),
+    mediaExpireDays: daysOrNever(env.MEDIA_EXPIRE_AFTER_DAYS),
     signingKey: env.MEDIA_SIGNING_KEY ?? "",
     adminToken: env.ADMIN_TOKEN,
     jobs: asyncEnabled ? readJobs(env) : null,
@@ -88,6 +92,11 @@ function readJobs(env) {
     maxDelaySeconds: Number(env.POLL_MAX_DELAY_SECONDS),
     maxPolls: Number(env.POLL_MAX_POLLS),
   };
+}
+
+/** A number of days, or `never` (the binding check has held it to that shape). @param {string} value */
+function daysOrNever(value) {
+  return value === "never" ? null : Number(value);
 }
 
 /** @param {string} value */

@@ -97,6 +97,7 @@ export const ERROR = Object.freeze({
   UNAUTHORIZED: "unauthorized",
   FORBIDDEN: "forbidden",
   NOT_FOUND: "not_found",
+  MEDIA_EXPIRED: "media_expired",
   METHOD_NOT_ALLOWED: "method_not_allowed",
   IDEMPOTENCY_CONFLICT: "idempotency_conflict",
   NOT_RETRYABLE: "not_retryable",
@@ -119,6 +120,7 @@ export const ERROR_STATUS = Object.freeze({
   "unauthorized": 401,
   "forbidden": 403,
   "not_found": 404,
+  "media_expired": 410,
   "method_not_allowed": 405,
   "idempotency_conflict": 409,
   "not_retryable": 409,
@@ -152,6 +154,8 @@ export const ERROR_STATUS = Object.freeze({
  * @property {string} DOWNLOAD_TIMEOUT_MS result download timeout
  * @property {string} MAX_IMAGE_BYTES largest result accepted
  * @property {string} SWEEP_AFTER_SECONDS seconds a sync run may stay non-terminal before the sweeper fails it
+ * @property {string} METADATA_RETENTION_DAYS days after creation the cron purges an ended run (retention.js), or never
+ * @property {string} MEDIA_EXPIRE_AFTER_DAYS days after upload the media lifecycle deletes an image, or never
  * @property {string} DASHSCOPE_API_KEY the provider's API key
  * @property {string} [MEDIA_SIGNING_KEY] HMAC key of signed media URLs; bound when MEDIA_DELIVERY is "signed"
  * @property {string} ADMIN_TOKEN bearer token of the admin routes
@@ -188,6 +192,8 @@ const BINDINGS = Object.freeze([
   { name: "DOWNLOAD_TIMEOUT_MS", kind: "plain_text", pattern: new RegExp("^[1-9][0-9]*$"), says: "a whole number of at least 1" },
   { name: "MAX_IMAGE_BYTES", kind: "plain_text", pattern: new RegExp("^[1-9][0-9]*$"), says: "a whole number of at least 1" },
   { name: "SWEEP_AFTER_SECONDS", kind: "plain_text", pattern: new RegExp("^[1-9][0-9]*$"), says: "a whole number of at least 1" },
+  { name: "METADATA_RETENTION_DAYS", kind: "plain_text", pattern: new RegExp("^([1-9][0-9]*|never)$"), says: "a whole number of days, or never" },
+  { name: "MEDIA_EXPIRE_AFTER_DAYS", kind: "plain_text", pattern: new RegExp("^([1-9][0-9]*|never)$"), says: "a whole number of days, or never" },
   { name: "DASHSCOPE_API_KEY", kind: "secret_text", pattern: new RegExp("^[\\s\\S]+$"), says: "a non-empty secret" },
   { name: "MEDIA_SIGNING_KEY", kind: "secret_text", pattern: new RegExp("^[\\s\\S]+$"), says: "a non-empty secret", when: { name: "MEDIA_DELIVERY", equals: "signed" } },
   { name: "ADMIN_TOKEN", kind: "secret_text", pattern: new RegExp("^[\\s\\S]+$"), says: "a non-empty secret" },

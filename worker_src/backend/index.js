@@ -2,7 +2,7 @@
 /**
  * Backend Worker entry: routes `/api/*`, gives every response an `X-Request-Id`, renders errors as
  * `{"error": {"code", "message", "request_id"}}` (plain 404/405 for unknown paths and methods) and logs one
- * line per request without any request header. Also the queue consumer and the cron-driven sweeper.
+ * line per request without any request header. Also the queue consumer and the cron (sweeper, retention purge).
  * A missing or malformed binding stops every entry point: requests get 503 `misconfigured` naming the
  * bindings (so does `/api/health`), queue deliveries and cron ticks throw.
  */
@@ -11,6 +11,7 @@ import { readConfig } from "./config.js";
 import { ERROR, Misconfigured } from "./contract.js";
 import { HttpError, errorResponse, methodNotAllowed, notFound, requestIdOf, withHeader } from "./http.js";
 import { consume } from "./queue.js";
+import { purgeExpired } from "./retention.js";
 import { generate, health, listRunsRoute, media, opsSummaryRoute, retryRun, showRun } from "./routes.js";
 import { sweepAbandonedRuns } from "./sweep.js";
 
@@ -67,12 +68,16 @@ export default {
   },
 
   /**
-   * The cron trigger (infra/model/bindings.py `SWEEP_CRON`): fail sync runs a dead request left behind; see sweep.js.
+   * The cron trigger (infra/model/bindings.py `SWEEP_CRON`): fail sync runs a dead request left behind (sweep.js),
+   * then purge what is past its retention (retention.js).
    * @param {ScheduledController} controller @param {import("./config.js").Env} env
    */
   async scheduled(controller, env) {
-    const swept = await sweepAbandonedRuns(env, readConfig(env), new Date(controller.scheduledTime));
-    console.log(JSON.stringify({ cron: controller.cron, swept: swept.length }));
+    const cfg = readConfig(env);
+    const at = new Date(controller.scheduledTime);
+    const swept = await sweepAbandonedRuns(env, cfg, at);
+    const purged = await purgeExpired(env.DB, cfg, at);
+    console.log(JSON.stringify({ cron: controller.cron, swept: swept.length, purged }));
   },
 };
 

@@ -33,7 +33,7 @@ export async function serveMedia(request, env, cfg, key) {
     cacheControl = `private, max-age=${left}, immutable`;
   }
   const head = await env.MEDIA.head(key);
-  if (!head) throw notFound("media object");
+  if (!head) throw missing(cfg, key);
   const headers = new Headers({
     "Content-Type": head.httpMetadata?.contentType || "application/octet-stream",
     ETag: head.httpEtag,
@@ -64,6 +64,21 @@ export async function serveMedia(request, env, cfg, key) {
   }
   headers.set("Content-Length", String(head.size));
   return new Response(body, { status: 200, headers });
+}
+
+/**
+ * A key that is not in the bucket: `410 media_expired` when its run's day is past the lifecycle's expiry (the
+ * object was deleted on purpose), else 404.
+ * @param {import("./config.js").Config} cfg @param {string} key
+ */
+function missing(cfg, key) {
+  const day = key.startsWith(MEDIA_KEY_PREFIX) ? /^(\d{4})\/(\d{2})\/(\d{2})\//.exec(key.slice(MEDIA_KEY_PREFIX.length)) : null;
+  const days = cfg.mediaExpireDays;
+  if (day && days !== null && Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3])) + days * 86400000 <= Date.now()) {
+    return new HttpError(ERROR.MEDIA_EXPIRED,
+      `the image expired: the bucket's lifecycle deletes generated images ${days} days after they are stored`);
+  }
+  return notFound("media object");
 }
 
 /**

@@ -67,10 +67,11 @@ function label(seconds) {
 }
 
 /**
- * @param {D1Database} db @param {{text: string, seconds: number}} window
+ * @typedef {{days: number | null, mediaExpireDays: number | null}} Retention  the stack's settings (config.js)
+ * @param {D1Database} db @param {{text: string, seconds: number}} window @param {Retention} retention
  * @param {{step?: number | null, nowMs?: number}} [options]
  */
-export async function opsSummary(db, window, options = {}) {
+export async function opsSummary(db, window, retention, options = {}) {
   const nowMs = options.nowMs ?? Date.now();
   const { grain, start } = cellsFor(window.seconds, nowMs);
   const step = options.step ?? STEPS.find((s) => s >= grain && window.seconds / s <= POINTS_AUTO) ?? 86400;
@@ -99,6 +100,9 @@ export async function opsSummary(db, window, options = {}) {
     db.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = ?").bind(STATUS.DEAD_LETTERED),
     ...ACTIVE.map(oldest),
     ...ENDED.map(failures),
+    db.prepare("SELECT at, cutoff, runs, events, assets, cells, ms, more FROM purges ORDER BY id DESC LIMIT 1"),
+    db.prepare(`SELECT COUNT(*) AS ticks, IFNULL(SUM(runs), 0) AS runs, IFNULL(SUM(events), 0) AS events,
+                IFNULL(SUM(assets), 0) AS assets, IFNULL(SUM(cells), 0) AS cells FROM purges WHERE at >= ?`).bind(since),
   ]);
   const rows = (/** @type {number} */ i) => /** @type {Record<string, any>[]} */ (results[i].results);
   const series = seriesOf(rows(0), start, nowMs, step);
@@ -111,6 +115,9 @@ export async function opsSummary(db, window, options = {}) {
   const latencySum = MODES.reduce((n, m) => n + byMode[m].succeeded.latency_ms, 0);
   const active = ACTIVE.map((_, i) => rows(4 + i)[0]).filter(Boolean);
   const first = active.sort((a, b) => (a.created_at < b.created_at ? -1 : 1))[0];
+  const purgeAt = 4 + ACTIVE.length + ENDED.length;
+  const [last] = rows(purgeAt);
+  const [purged] = rows(purgeAt + 1);
   const failed = ENDED.flatMap((_, i) => rows(4 + ACTIVE.length + i))
     .sort((a, b) => (a.created_at < b.created_at ? 1 : -1))
     .slice(0, FAILURES_SHOWN);
@@ -139,6 +146,12 @@ export async function opsSummary(db, window, options = {}) {
     series: { step_seconds: step, points: series.map((p) => ({ at: new Date(p.t * 1000).toISOString(), counts: p.counts })) },
     by_mode: byMode,
     errors: rows(2).map((r) => ({ mode: r.mode, status: r.status, code: r.error_code, runs: Number(r.runs) })),
+    retention: {
+      days: retention.days,
+      media_expire_days: retention.mediaExpireDays,
+      last_purge: last ? { ...last, more: last.more === 1 } : null,
+      purged_in_window: purged,
+    },
     latest_failures: failed.map((r) => ({
       run_id: r.id,
       status: r.status,

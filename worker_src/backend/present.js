@@ -1,13 +1,18 @@
 // @ts-check
-/** The public JSON shapes of a run and its events (docs/api.md), built from D1 rows. */
+/**
+ * The public JSON shapes of a run and its events (docs/api.md), built from D1 rows. An image past the bucket's
+ * lifecycle expiry is shown as such (`expired: true`, `url: null`) rather than as a URL that would answer 404.
+ */
 
 import { mediaUrl } from "./signing.js";
 
+const DAY_MS = 86400000;
+
 /**
  * @param {import("./config.js").Config} cfg @param {import("./runs.js").RunRow} row
- * @param {import("./runs.js").AssetRow[]} assets
+ * @param {import("./runs.js").AssetRow[]} assets @param {number} [nowMs]
  */
-export async function presentRun(cfg, row, assets) {
+export async function presentRun(cfg, row, assets, nowMs = Date.now()) {
   return {
     id: row.id,
     status: row.status,
@@ -25,16 +30,31 @@ export async function presentRun(cfg, row, assets) {
     updated_at: row.updated_at,
     completed_at: row.completed_at,
     images: await Promise.all(
-      assets.map(async (a) => ({
-        url: await mediaUrl(cfg, a.r2_key),
-        key: a.r2_key,
-        content_type: a.content_type,
-        bytes: a.bytes,
-        sha256: a.sha256,
-      })),
+      assets.map(async (a) => {
+        const expiresAt = imageExpiry(cfg, a.created_at);
+        const expired = expiresAt !== null && Date.parse(expiresAt) <= nowMs;
+        return {
+          url: expired ? null : await mediaUrl(cfg, a.r2_key),
+          key: a.r2_key,
+          content_type: a.content_type,
+          bytes: a.bytes,
+          sha256: a.sha256,
+          expires_at: expiresAt,
+          expired,
+        };
+      }),
     ),
     error: row.error_code ? { code: row.error_code, message: row.error_message } : null,
   };
+}
+
+/**
+ * When the lifecycle deletes an image stored at `storedAt` (R2 counts from the upload; the asset row is written
+ * right after it), or null when images never expire.
+ * @param {import("./config.js").Config} cfg @param {string} storedAt
+ */
+export function imageExpiry(cfg, storedAt) {
+  return cfg.mediaExpireDays === null ? null : new Date(Date.parse(storedAt) + cfg.mediaExpireDays * DAY_MS).toISOString();
 }
 
 /** @param {import("./runs.js").EventRow} row */

@@ -139,7 +139,8 @@ export async function opsSummaryRoute(c) {
     if (name !== "window" && name !== "step") throw invalid(name, "is not a known parameter (expected window, step)");
   }
   const window = parseWindow(query.get("window"));
-  return json(await opsSummary(c.env.DB, window, { step: parseStep(query.get("step"), window) }));
+  const retention = { days: c.cfg.retentionDays, mediaExpireDays: c.cfg.mediaExpireDays };
+  return json(await opsSummary(c.env.DB, window, retention, { step: parseStep(query.get("step"), window) }));
 }
 
 /**
