@@ -242,12 +242,18 @@ BACKEND_ENV: tuple[Declared, ...] = (
     _text("DEAD_LETTER_QUEUE", "the dead-letter queue's name", _named(Role.DEAD_LETTER), TEXT, ASYNC),
     _text("JOBS_MAX_RETRIES", "deliveries of a job after the first before it is dead-lettered",
           lambda s: s.queues.jobs.max_retries, COUNT, ASYNC),
-    _text("POLL_INITIAL_DELAY_SECONDS", "first poll delay, and the base of the retry backoff",
+    _text("POLL_INITIAL_DELAY_SECONDS", "the delay after the first poll, and the base of the retry backoff",
           lambda s: s.queues.polling.initial_delay_seconds, POSITIVE, ASYNC),
     _text("POLL_MAX_DELAY_SECONDS", "cap of the poll and retry delays", lambda s: s.queues.polling.max_delay_seconds,
           POSITIVE, ASYNC),
     _text("POLL_MAX_POLLS", "task queries before a run fails with task_timeout",
           lambda s: s.queues.polling.max_polls, POSITIVE, ASYNC),
+    _text("POLL_EXPECTED_TASK_SECONDS", "how long the model's tasks take: the first poll's hint (backoff.js)",
+          lambda s: s.queues.polling.expected_task_seconds, POSITIVE, ASYNC),
+    _text("POLL_LEARN_FROM_RECENT_RUNS", "use the recent tasks' mean time for the first poll instead",
+          lambda s: s.queues.polling.learn_from_recent_runs, BOOLEAN, ASYNC),
+    _text("JOBS_BATCH_WAIT_SECONDS", "how long a due job may wait for its batch (the consumer's max_batch_timeout)",
+          lambda s: s.queues.jobs.max_batch_timeout_seconds, COUNT, ASYNC),
 )
 
 FRONTEND_ENV: tuple[Declared, ...] = (

@@ -159,11 +159,15 @@ class ConsumerSettings(Strict):
 
 
 class Polling(Strict):
-    """How the consumer re-delivers itself while the upstream task runs (bounded exponential delay)."""
+    """How the consumer re-delivers itself while the upstream task runs: the first query when the task should be
+    done (`expected_task_seconds`, or the recent tasks' mean with `learn_from_recent_runs`), then a bounded
+    exponential delay."""
 
     initial_delay_seconds: Annotated[int, Field(ge=1, le=900)]
     max_delay_seconds: Annotated[int, Field(ge=1, le=43200)]
     max_polls: Annotated[int, Field(ge=1, le=500)]
+    expected_task_seconds: Annotated[int, Field(ge=1, le=3600)]
+    learn_from_recent_runs: bool
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

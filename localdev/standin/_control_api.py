@@ -135,7 +135,14 @@ class ControlApi:
 
     def _task_script(self, data: dict[str, Any]) -> dict[str, Any]:
         outcome = _choice(data, "outcome", TASK_OUTCOMES, "SUCCEEDED")
+        seconds = data.get("seconds")
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600:
+                raise ValueError("seconds must be a number of seconds from 0 (exclusive) to 3600")
+            if "polls_pending" in data or "polls_running" in data:
+                raise ValueError("seconds times the task instead of polls_pending/polls_running: give one or the other")
         script = TaskScript(
+            seconds=None if seconds is None else float(seconds),
             polls_pending=_int(data, "polls_pending", 1, minimum=0),
             polls_running=_int(data, "polls_running", 1, minimum=0),
             outcome=outcome,

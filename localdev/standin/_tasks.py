@@ -1,7 +1,9 @@
 """Async tasks: what each submitted task is, how polling moves it along, and its ``output`` on the wire.
 
-Why poll-driven instead of timed: tests need PENDING, RUNNING and the final state to appear on known
-polls regardless of machine speed, so a task advances by one step per query, as its script says.
+Why poll-driven by default: tests need PENDING, RUNNING and the final state to appear on known polls
+regardless of machine speed, so a task advances by one step per query, as its script says. A script with
+``seconds`` is timed instead, like DashScope's own tasks: RUNNING until that long after the submit, then its
+outcome, with ``end_time`` when it ended whoever polled when (what the poll schedule is measured against).
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ IssueUrl = Callable[[str, Generation], str]
 
 @dataclass
 class TaskScript:
-    """How a task progresses: polls spent PENDING, then RUNNING, then ``outcome`` (code/message if FAILED)."""
+    """How a task progresses: polls spent PENDING, then RUNNING, then ``outcome`` (code/message if FAILED); or,
+    with ``seconds``, RUNNING for that long after the submit whatever the polls, then ``outcome``."""
 
     polls_pending: int = 1
     polls_running: int = 1
+    seconds: float | None = None
     outcome: str = "SUCCEEDED"
     code: str = "InternalError"
     message: str = MSG_INTERNAL
@@ -83,6 +87,13 @@ class _Task:
             return
         s = self.script
         now = time.time()
+        if s.seconds is not None:
+            self.scheduled_time = self.submit_time
+            if now - self.submit_time < s.seconds:
+                self.status = "RUNNING"
+                return
+            self._end(self.submit_time + s.seconds, issue_url)
+            return
         if self.polls <= s.polls_pending:
             self.status = "PENDING"
             return
@@ -91,9 +102,12 @@ class _Task:
         if self.polls <= s.polls_pending + s.polls_running:
             self.status = "RUNNING"
             return
-        self.status = s.outcome
-        self.end_time = now
-        if s.outcome == "SUCCEEDED":
+        self._end(now, issue_url)
+
+    def _end(self, at: float, issue_url: IssueUrl) -> None:
+        self.status = self.script.outcome
+        self.end_time = at
+        if self.script.outcome == "SUCCEEDED":
             self.result_url = issue_url(self.task_id, self.gen)
 
     def output(self) -> dict[str, Any]:

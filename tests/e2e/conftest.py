@@ -9,6 +9,7 @@ systems are session-scoped and the stand-in is reset before every test instead.
 - `async_system`: `queues.enabled` on (real local Queues with retries and the dead-letter queue), short
   poll delays and `max_retries: 2` (3 deliveries), so the async suite runs in seconds per test.
 - `ops_system`: async too, with a database of its own, so the ops summary can be checked number by number.
+- `schedule_system`: async with a 2 s task-time hint and `learn_from_recent_runs`, for the poll schedule.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ ASYNC = {
     "queues.polling.initial_delay_seconds": 1,
     "queues.polling.max_delay_seconds": 2,
     "queues.polling.max_polls": 8,
+    "queues.polling.expected_task_seconds": 1,
+    "queues.polling.learn_from_recent_runs": False,
 }
 
 
@@ -93,6 +96,16 @@ def url_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem
 @pytest.fixture(scope="session")
 def async_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
     running = _start(tmp_path_factory.mktemp("async"), overrides=ASYNC)
+    yield running
+    running.stop()
+
+
+SCHEDULE = {**ASYNC, "queues.polling.expected_task_seconds": 2, "queues.polling.learn_from_recent_runs": True}
+
+
+@pytest.fixture(scope="session")
+def schedule_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
+    running = _start(tmp_path_factory.mktemp("schedule"), overrides=SCHEDULE)
     yield running
     running.stop()
 

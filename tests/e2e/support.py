@@ -75,7 +75,8 @@ class StandInControl:
         return int(self._post("expire-urls")["expired"])
 
     def tasks(self, **script: Any) -> None:
-        """Script the next async tasks (`polls_pending`, `polls_running`, `outcome`, `code`, `message`, `count`)."""
+        """Script the next async tasks (`polls_pending`, `polls_running` or a timed `seconds`; `outcome`, `code`,
+        `message`, `count`)."""
         self._post("tasks", **script)
 
     def task(self, task_id: str) -> dict[str, Any]:

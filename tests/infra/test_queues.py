@@ -75,8 +75,9 @@ def test_async_on_binds_the_jobs_queue_as_producer(plan_of) -> None:
     assert {"name": "JOBS", "type": "queue", "queueName": "qwen-image-staging-jobs"} in bindings
 
 
-ASYNC_VARS = ("JOBS_QUEUE", "DEAD_LETTER_QUEUE", "JOBS_MAX_RETRIES", "POLL_INITIAL_DELAY_SECONDS",
-              "POLL_MAX_DELAY_SECONDS", "POLL_MAX_POLLS")
+ASYNC_VARS = ("JOBS_QUEUE", "DEAD_LETTER_QUEUE", "JOBS_MAX_RETRIES", "JOBS_BATCH_WAIT_SECONDS",
+              "POLL_INITIAL_DELAY_SECONDS", "POLL_MAX_DELAY_SECONDS", "POLL_MAX_POLLS", "POLL_EXPECTED_TASK_SECONDS",
+              "POLL_LEARN_FROM_RECENT_RUNS")
 
 
 def _flipped(write_stack, stack: str, enabled: bool) -> Plan:
@@ -103,9 +104,12 @@ def test_the_consumer_is_told_its_queues_retries_and_polling_by_the_settings(pla
         "JOBS_QUEUE": plan.one("Queue", "queues-jobs").inputs["queueName"],
         "DEAD_LETTER_QUEUE": plan.one("Queue", "queues-dead-letter").inputs["queueName"],
         "JOBS_MAX_RETRIES": str(queues.jobs.max_retries),
+        "JOBS_BATCH_WAIT_SECONDS": str(queues.jobs.max_batch_timeout_seconds),
         "POLL_INITIAL_DELAY_SECONDS": str(queues.polling.initial_delay_seconds),
         "POLL_MAX_DELAY_SECONDS": str(queues.polling.max_delay_seconds),
         "POLL_MAX_POLLS": str(queues.polling.max_polls),
+        "POLL_EXPECTED_TASK_SECONDS": str(queues.polling.expected_task_seconds),
+        "POLL_LEARN_FROM_RECENT_RUNS": "true" if queues.polling.learn_from_recent_runs else "false",
     }
     assert texts["ASYNC_ENABLED"] == "true"
 

@@ -20,6 +20,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -361,6 +362,26 @@ def test_task_progress_is_driven_by_poll_count_not_time(client: httpx.Client) ->
     assert TIMESTAMP.match(seen[3]["end_time"])
     record = client.get(f"/_standin/tasks/{task_id}").json()
     assert (record["status"], record["polls"]) == ("SUCCEEDED", 4)
+
+
+def test_a_timed_task_runs_for_its_seconds_whoever_polls_and_ends_when_it_ended(client: httpx.Client) -> None:
+    control(client, "tasks", seconds=0.5)
+    task_id = submit(client)
+    assert [poll(client, task_id)["output"]["task_status"] for _ in range(3)] == ["RUNNING"] * 3
+    time.sleep(0.6)
+    done = poll(client, task_id)["output"]
+    assert done["task_status"] == "SUCCEEDED" and done["results"][0]["url"]
+    record = client.get(f"/_standin/tasks/{task_id}").json()
+    assert record["script"]["seconds"] == 0.5 and record["end_time"] - record["submit_time"] == pytest.approx(0.5)
+    wire = lambda key: datetime.strptime(done[key], "%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
+    assert (wire("end_time") - wire("submit_time")).total_seconds() == pytest.approx(0.5, abs=0.002)
+
+
+def test_a_timed_task_gives_seconds_or_poll_counts_not_both(client: httpx.Client) -> None:
+    r = client.post("/_standin/tasks", json={"seconds": 20, "polls_running": 2})
+    assert (r.status_code, r.json()["error"]) == (
+        400, "seconds times the task instead of polls_pending/polls_running: give one or the other")
+    assert client.post("/_standin/tasks", json={"seconds": 0}).status_code == 400
 
 
 def test_task_script_count_applies_to_the_next_n_tasks_then_reverts(client: httpx.Client) -> None:

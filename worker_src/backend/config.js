@@ -40,9 +40,12 @@ import { MODELS, Misconfigured, bindingProblems } from "./contract.js";
  * @property {string} queue               the jobs queue's name (`batch.queue` of its deliveries)
  * @property {string} deadLetterQueue
  * @property {number} maxAttempts         deliveries of one message before the dead-letter queue: max_retries + 1
- * @property {number} initialDelaySeconds first poll delay, and the base of the retry backoff
+ * @property {number} initialDelaySeconds second poll delay, and the base of the retry backoff
  * @property {number} maxDelaySeconds     the cap of both
  * @property {number} maxPolls            task queries before a run fails with `task_timeout`
+ * @property {number} expectedTaskSeconds the hint for the first query (backoff.js)
+ * @property {boolean} learnFromRecentRuns use the recent tasks' mean time instead, once there are enough
+ * @property {number} batchWaitSeconds    how long a due message may wait for its batch (`max_batch_timeout`)
  */
 
 /** The config of an async stack, as the queue consumer sees it. @typedef {Config & {jobs: Jobs}} AsyncConfig */
@@ -91,6 +94,9 @@ function readJobs(env) {
     initialDelaySeconds: Number(env.POLL_INITIAL_DELAY_SECONDS),
     maxDelaySeconds: Number(env.POLL_MAX_DELAY_SECONDS),
     maxPolls: Number(env.POLL_MAX_POLLS),
+    expectedTaskSeconds: Number(env.POLL_EXPECTED_TASK_SECONDS),
+    learnFromRecentRuns: env.POLL_LEARN_FROM_RECENT_RUNS === "true",
+    batchWaitSeconds: Number(env.JOBS_BATCH_WAIT_SECONDS),
   };
 }
 

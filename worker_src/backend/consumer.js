@@ -2,7 +2,7 @@
 /**
  * The jobs queue consumer: one delivery moves one run one step, under the run's lease (leases.js).
  *
- *   queued     → submit the async task, record its id (`submitted`), wake up again after the first delay
+ *   queued     → submit the async task, record its id (`submitted`), wake up again when it should be done
  *   submitted  → query the task: PENDING stays, RUNNING → `running`; wake up again after a growing delay
  *   running      SUCCEEDED → `persisting` → results streamed into R2 exactly as the sync path → `succeeded`
  *                FAILED / CANCELED / UNKNOWN → `failed` with the provider's code and message
@@ -14,7 +14,7 @@
  * other than 408/429 fails the run at once. Every outcome is a `Decision`; queue.js acks or retries.
  */
 
-import { pollDelay, retryDelay } from "./backoff.js";
+import { expectedTaskSeconds, firstPollDelay, pollDelay, retryDelay } from "./backoff.js";
 import { EVENT, STATUS, TERMINAL } from "./contract.js";
 import { UpstreamError, queryTask, submitTask } from "./dashscope.js";
 import { sendJob } from "./jobs.js";
@@ -113,14 +113,19 @@ async function submit(step) {
   const { taskId, requestId } = await submitTask(cfg, paramsOf(run));
   // The run's updated_at is when it entered `queued` (created or re-driven): nothing else touches it there.
   const queueWaitMs = Math.max(0, started - Date.parse(run.updated_at));
+  const expected = await expectedTaskSeconds(env.DB, cfg.jobs);
+  const firstPoll = firstPollDelay(cfg.jobs, expected.seconds);
   const moved = await transition(env.DB, run.id, STATUS.SUBMITTED, {
     set: { provider_task_id: taskId, provider_request_id: requestId, queue_wait_ms: queueWaitMs },
     countAttempt: true,
     guard,
-    detail: { task_id: taskId, provider_request_id: requestId, duration_ms: Date.now() - started },
+    detail: {
+      task_id: taskId, provider_request_id: requestId, duration_ms: Date.now() - started,
+      expected_task_seconds: expected.seconds, expected_from: expected.source, first_poll_in_seconds: firstPoll,
+    },
   });
   if (!moved) return ack("lease_lost");
-  return wakeAgain(step, 0, "submitted");
+  return wakeAgain(step, 0, "submitted", firstPoll);
 }
 
 /** @param {Step} step @returns {Promise<Decision>} */
@@ -189,12 +194,13 @@ async function persistAgain(step) {
  * Schedule the next wake-up, then record it and give the lease back in one UPDATE. Sending first means a
  * crash in between leaves two messages for the next wake-up (one is dropped by the lease), never none.
  * @param {Step} step @param {number} polls task queries made so far @param {string} outcome
+ * @param {number} [delaySeconds] default: the growing delay after `polls` queries
  * @returns {Promise<Decision>}
  */
-async function wakeAgain(step, polls, outcome) {
-  const { env, cfg, run, job, delivery } = step;
+async function wakeAgain(step, polls, outcome, delaySeconds = pollDelay(step.cfg.jobs, polls)) {
+  const { env, run, job, delivery } = step;
   const next = job.seq + 1;
-  await sendJob(env, run.id, next, pollDelay(cfg.jobs, polls));
+  await sendJob(env, run.id, next, delaySeconds);
   await releaseLease(env.DB, run.id, delivery.id, { job_seq: next, polls });
   return ack(outcome);
 }

@@ -163,9 +163,12 @@ export const ERROR_STATUS = Object.freeze({
  * @property {string} [JOBS_QUEUE] the jobs queue's name (`batch.queue` of its deliveries); bound when ASYNC_ENABLED is "true"
  * @property {string} [DEAD_LETTER_QUEUE] the dead-letter queue's name; bound when ASYNC_ENABLED is "true"
  * @property {string} [JOBS_MAX_RETRIES] deliveries of a job after the first before it is dead-lettered; bound when ASYNC_ENABLED is "true"
- * @property {string} [POLL_INITIAL_DELAY_SECONDS] first poll delay, and the base of the retry backoff; bound when ASYNC_ENABLED is "true"
+ * @property {string} [POLL_INITIAL_DELAY_SECONDS] the delay after the first poll, and the base of the retry backoff; bound when ASYNC_ENABLED is "true"
  * @property {string} [POLL_MAX_DELAY_SECONDS] cap of the poll and retry delays; bound when ASYNC_ENABLED is "true"
  * @property {string} [POLL_MAX_POLLS] task queries before a run fails with task_timeout; bound when ASYNC_ENABLED is "true"
+ * @property {string} [POLL_EXPECTED_TASK_SECONDS] how long the model's tasks take: the first poll's hint (backoff.js); bound when ASYNC_ENABLED is "true"
+ * @property {string} [POLL_LEARN_FROM_RECENT_RUNS] use the recent tasks' mean time for the first poll instead; bound when ASYNC_ENABLED is "true"
+ * @property {string} [JOBS_BATCH_WAIT_SECONDS] how long a due job may wait for its batch (the consumer's max_batch_timeout); bound when ASYNC_ENABLED is "true"
  */
 
 /**
@@ -204,6 +207,9 @@ const BINDINGS = Object.freeze([
   { name: "POLL_INITIAL_DELAY_SECONDS", kind: "plain_text", pattern: new RegExp("^[1-9][0-9]*$"), says: "a whole number of at least 1", when: { name: "ASYNC_ENABLED", equals: "true" } },
   { name: "POLL_MAX_DELAY_SECONDS", kind: "plain_text", pattern: new RegExp("^[1-9][0-9]*$"), says: "a whole number of at least 1", when: { name: "ASYNC_ENABLED", equals: "true" } },
   { name: "POLL_MAX_POLLS", kind: "plain_text", pattern: new RegExp("^[1-9][0-9]*$"), says: "a whole number of at least 1", when: { name: "ASYNC_ENABLED", equals: "true" } },
+  { name: "POLL_EXPECTED_TASK_SECONDS", kind: "plain_text", pattern: new RegExp("^[1-9][0-9]*$"), says: "a whole number of at least 1", when: { name: "ASYNC_ENABLED", equals: "true" } },
+  { name: "POLL_LEARN_FROM_RECENT_RUNS", kind: "plain_text", pattern: new RegExp("^(true|false)$"), says: "one of true, false", when: { name: "ASYNC_ENABLED", equals: "true" } },
+  { name: "JOBS_BATCH_WAIT_SECONDS", kind: "plain_text", pattern: new RegExp("^(0|[1-9][0-9]*)$"), says: "a whole number of at least 0", when: { name: "ASYNC_ENABLED", equals: "true" } },
 ]);
 
 /**
