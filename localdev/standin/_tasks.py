@@ -81,7 +81,8 @@ class _Task:
         }
 
     def advance(self, issue_url: IssueUrl) -> None:
-        """One poll: PENDING for polls_pending polls, RUNNING for polls_running, then outcome."""
+        """One poll: PENDING for polls_pending polls, RUNNING for polls_running, then outcome; a timed script
+        goes by the clock instead."""
         self.polls += 1
         if self.status in TASK_OUTCOMES:
             return

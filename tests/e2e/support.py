@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sqlite3
+import subprocess
 import threading
 import time
 import uuid
@@ -23,6 +25,7 @@ import httpx
 from infra.d1 import rollups
 from infra.d1.executors import LocalD1Executor, local_database_path, miniflare_sqlite
 from infra.model.contract import SIZES, TERMINAL
+from infra.model.settings import REPO_ROOT
 from localdev.standin import render_png
 from localdev.system import LocalSystem
 
@@ -296,3 +299,26 @@ def write_run(system: LocalSystem, *, status: str, path: list[str], since: datet
     result = system.wrangler("d1", "execute", system.database_name, "--local", "--command", "; ".join(statements))
     assert result.returncode == 0, result.stdout + result.stderr
     return run_id
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+PLAYWRIGHT = REPO_ROOT / "node_modules" / "playwright-core"
+BROWSER_SCRIPTS = Path(__file__).parent / "browser"
+# Screenshots of the pages, written by every run of the browser tests for a person to look at (git-ignored).
+SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
+
+
+def run_browser(script: str, *args: str) -> dict[str, Any]:
+    """Run `tests/e2e/browser/<script>` (headless Debian Chromium through playwright-core) and return the JSON
+    object it prints last: what the page showed."""
+    if not CHROMIUM.exists():
+        raise AssertionError(f"{CHROMIUM} is missing: the page tests need Debian's chromium "
+                             "(`apt-get install -y chromium`; `make test` installs it)")
+    if not PLAYWRIGHT.exists() or shutil.which("node") is None:
+        raise AssertionError("node and node_modules/playwright-core are needed: run `make setup`")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["node", str(BROWSER_SCRIPTS / script), *args, str(CHROMIUM)], capture_output=True,
+                          text=True, timeout=120, check=False, cwd=REPO_ROOT)
+    if done.returncode != 0:
+        raise AssertionError(f"browser run failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -12,7 +12,7 @@ import pytest
 
 from infra.model.contract import LIMITS, SIZES, TERMINAL
 from localdev.system import LocalSystem
-from tests.e2e.support import StandInControl, error_of
+from tests.e2e.support import SCREENSHOTS, StandInControl, error_of, run_browser
 
 
 def test_page_has_the_prompt_box_and_its_script(api: httpx.Client) -> None:
@@ -86,3 +86,27 @@ def test_url_mode_generates_and_serves_through_the_frontend(url_system: LocalSys
     assert (served.status_code, served.headers["x-backend-via"]) == (200, "url")
     assert len(served.content) == image["bytes"]
 
+
+
+def test_home_page_in_headless_chromium(system: LocalSystem, standin: StandInControl) -> None:
+    screenshot = SCREENSHOTS / "home.png"
+    seen = run_browser("home_page.mjs", system.url, str(screenshot))
+    before, generated, refused = seen["before"], seen["generated"], seen["refused"]
+    assert "Your recent runs" in before["heading"]
+    assert before["recentHelp"].startswith("Runs started from this browser") and before["recentEmpty"]
+    assert generated["status"] == "Done." and generated["resultShown"] and generated["imageWidth"] == 1664
+    assert generated["imageSrc"].startswith(f"{system.url}/api/media/generated/")
+    assert not generated["recentEmpty"] and generated["recent"][0].startswith("succeeded · ")
+    assert refused["status"].startswith("prompt: must be 1 to 800 characters and not blank (request ")
+    assert not refused["resultShown"] and refused["imageSrc"] is None, "the old image must not stay under the error"
+    assert seen["favicon"] == 200 and "/favicon.svg" in seen["requested"]
+    assert seen["errors"] == ["400 /api/generate"], "only the refused prompt may answer an error"
+    assert seen["problems"] == []
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_the_favicon_is_served_at_both_addresses(api: httpx.Client) -> None:
+    for path in ("/favicon.svg", "/favicon.ico"):
+        response = api.get(path)
+        assert (response.status_code, response.headers["content-type"]) == (200, "image/svg+xml"), path
+        assert response.text.startswith("<svg xmlns=\"http://www.w3.org/2000/svg\"")

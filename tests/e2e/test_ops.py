@@ -3,26 +3,17 @@ failed, one dead-lettered, three succeeded, one still running — and the `/ops`
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
 
-from infra.model.settings import REPO_ROOT
 from localdev.system import LocalSystem
 from tests.e2e.conftest import ASYNC, JOBS_MAX_RETRIES, client
-from tests.e2e.support import LocalState, StandInControl, error_of, wait_for_run
-
-CHROMIUM = Path("/usr/bin/chromium")
-BROWSER_SCRIPT = Path(__file__).parent / "browser" / "ops_page.mjs"
-PLAYWRIGHT = REPO_ROOT / "node_modules" / "playwright-core"
+from tests.e2e.support import SCREENSHOTS, LocalState, StandInControl, error_of, run_browser, wait_for_run
 
 
 @dataclass(frozen=True)
@@ -120,31 +111,38 @@ def test_summary_needs_the_admin_token_and_a_sane_window(ops_system: LocalSystem
     assert ops_admin.get("/api/ops/summary").json()["window"]["text"] == "24h"
 
 
-def test_ops_page_in_headless_chromium(ops_system: LocalSystem, made: Made, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the /ops page test needs Debian's chromium "
-                    "(`apt-get install -y chromium`; `make test` installs it)")
-    if not PLAYWRIGHT.exists() or shutil.which("node") is None:
-        pytest.fail("node and node_modules/playwright-core are needed: run `make setup`")
-    screenshot = tmp_path / "ops.png"
-    done = subprocess.run(
-        ["node", str(BROWSER_SCRIPT), ops_system.url, ops_system.admin_token, str(screenshot), str(CHROMIUM)],
-        capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT,
-    )
-    assert done.returncode == 0, f"browser run failed:\n{done.stdout}\n{done.stderr}"
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+def test_ops_page_in_headless_chromium(ops_system: LocalSystem, made: Made) -> None:
+    screenshot = SCREENSHOTS / "ops.png"
+    seen = run_browser("ops_page.mjs", ops_system.url, ops_system.admin_token, str(screenshot))
     assert seen["refused"] == "The admin token was refused." and seen["hiddenAfterRefusal"]
+    assert "pulumi config get --stack <env> adminToken" in seen["tokenHelp"] and "make dev" in seen["tokenHelp"]
     first, second = seen["first"], seen["second"]
     assert first["dead"] == "1"
     assert first["counts"]["succeeded"] == "3" and first["counts"]["dead_lettered"] == "1"
     failures = {row[0]: row for row in first["failures"]}
     assert failures[made.dead_lettered][1:3] == ["dead_lettered", "InternalError: down"]
     assert failures[made.failed][1:3] == ["failed", "InvalidParameter: bad size"]
-    assert first["p50"].endswith(" s") and first["oldest"]
+    assert first["failuresTable"] and first["noFailures"] is None
+    assert first["p50"].endswith(" s") and first["p99"].endswith(" s") and first["oldest"]
+    assert first["polls"] == "3.0"  # the three successes: PENDING, RUNNING, SUCCEEDED
+    # The charts, drawn in the page: a bar per interval and status that had runs, the latency histogram marked.
+    assert {"succeeded", "failed", "dead_lettered", "running"} <= set(first["barsByStatus"])
+    assert any(first["latencyBars"]) and first["latencyMarks"] == ["p50", "p95", "p99"]
+    assert first["legend"] == ["queued", "submitted", "running", "persisting", "succeeded", "failed", "dead_lettered"]
     assert seen["created"] == 202 and int(second["total"]) == int(first["total"]) + 1
     assert seen["tokenInStorage"], "the token belongs in sessionStorage only"
-    assert seen["problems"] == []
+    assert seen["problems"] == [] and seen["offsite"] == []
+    assert seen["errors"] == ["401 /api/ops/summary"], "only the refused token may answer an error"
     assert screenshot.stat().st_size > 10_000
+
+
+def test_ops_page_says_plainly_when_there_are_no_failures(schedule_system: LocalSystem) -> None:
+    """The poll-schedule system has only ever had runs that succeeded (or none, when run on its own)."""
+    seen = run_browser("ops_page.mjs", schedule_system.url, schedule_system.admin_token,
+                       str(SCREENSHOTS / "ops-no-failures.png"))
+    first = seen["first"]
+    assert first["noFailures"] == "No failures in this window." and not first["failuresTable"]
+    assert first["dead"] == "0" and seen["problems"] == [] and seen["offsite"] == []
 
 
 def test_a_task_running_past_the_poll_budget_fails(ops_system: LocalSystem, made: Made) -> None:

@@ -1,11 +1,12 @@
 // @ts-check
 /**
  * Frontend Worker entry: the page at `/` (script `/app.js`), the operations page at `/ops` (script
- * `/ops.js`), and `/api/*` proxied to the backend. A missing or malformed binding answers every request 503
- * `misconfigured`, naming the bindings.
+ * `/ops.js`), their icon, and `/api/*` proxied to the backend. A missing or malformed binding answers every
+ * request 503 `misconfigured`, naming the bindings.
  */
 
 import { ERROR, Misconfigured, bindingProblems } from "./contract.js";
+import { FAVICON_SVG } from "./favicon.js";
 import { errorResponse } from "./http.js";
 import { OPS_HTML, OPS_JS } from "./ops_page.js";
 import { APP_JS, PAGE_HTML } from "./page.js";
@@ -26,6 +27,9 @@ const ASSETS = {
   "/app.js": { body: APP_JS, type: "text/javascript; charset=utf-8" },
   "/ops": { body: OPS_HTML, type: "text/html; charset=utf-8" },
   "/ops.js": { body: OPS_JS, type: "text/javascript; charset=utf-8" },
+  // Both pages link the SVG; `/favicon.ico` is what browsers and crawlers ask for without a link.
+  "/favicon.svg": { body: FAVICON_SVG, type: "image/svg+xml" },
+  "/favicon.ico": { body: FAVICON_SVG, type: "image/svg+xml" },
 };
 
 export default {

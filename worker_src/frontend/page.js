@@ -1,8 +1,10 @@
 // @ts-check
 /**
- * The page: a prompt box, the generated image (loaded from its stable URL, never the provider's), and the
- * recent runs of this browser (kept in localStorage; the full run list is an admin route). Text from runs
- * is only ever set with `textContent`. Limits, sizes and the statuses a run ends in come from contract.js.
+ * The page: a prompt box, the generated image (loaded from its stable URL, never the provider's; a new request
+ * clears the previous one, so an error never sits under an old image), and the runs started from this browser
+ * (kept in its localStorage, and labelled so; the full run list is an admin route). An image past the bucket's
+ * lifecycle is shown as expired. Text from runs is only ever set with `textContent`. Limits, sizes and the
+ * statuses a run ends in come from contract.js.
  */
 
 import { LIMITS, SIZES, STATUS, TERMINAL } from "./contract.js";
@@ -13,6 +15,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Qwen Image</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <style>
   body { font: 16px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 60rem; padding: 1.5rem; color: #1d1d1f; }
   h1 { font-size: 1.4rem; margin: 0 0 1rem; }
@@ -25,6 +28,9 @@ export const PAGE_HTML = `<!doctype html>
   #status.error { color: #b00020; }
   #result img { max-width: 100%; border-radius: 6px; margin-top: .5rem; }
   #result .meta, #recent .meta { font-size: .85rem; color: #555; word-break: break-all; }
+  h2 { font-size: 1.1rem; margin: 1.5rem 0 .2rem; }
+  .hint { font-size: .85rem; color: #555; margin: 0 0 .6rem; }
+  code { font-size: .85em; background: #f2f2f2; padding: 0 .25em; border-radius: 3px; }
   #recent { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: .8rem; }
   #recent li { border: 1px solid #ddd; border-radius: 6px; padding: .5rem; cursor: pointer; }
   #recent img { width: 100%; aspect-ratio: 1; object-fit: cover; border-radius: 4px; background: #eee; }
@@ -51,8 +57,11 @@ export const PAGE_HTML = `<!doctype html>
   <img id="image" alt="">
   <p class="meta" id="result-meta"></p>
 </section>
-<h2>Recent runs</h2>
+<h2>Your recent runs</h2>
+<p class="hint" id="recent-help">Runs started from this browser, newest first (the last 12, remembered in this browser's
+storage only). Other people's runs are not shown here; an operator lists every run with <code>python -m infra runs list --stack &lt;env&gt;</code>.</p>
 <ul id="recent"></ul>
+<p class="hint" id="recent-empty" hidden>No runs from this browser yet.</p>
 <script type="module" src="/app.js"></script>
 </body>
 </html>
@@ -76,10 +85,24 @@ function remember(id) {
   localStorage.setItem(RECENT_KEY, JSON.stringify(ids));
 }
 
+function clearResult() {
+  $("result").hidden = true;
+  $("image").removeAttribute("src");
+  $("image").hidden = false;
+  $("result-meta").textContent = "";
+}
+
 function show(run) {
+  clearResult();
   const image = run.images[0];
-  $("result").hidden = !image;
   if (!image) return;
+  $("result").hidden = false;
+  if (image.expired) {
+    $("image").hidden = true;
+    $("result-meta").textContent = "run " + run.id + " · the image expired on " + new Date(image.expires_at).toLocaleString() +
+      " (the bucket keeps generated images for a limited time)";
+    return;
+  }
   $("image").src = image.url;
   $("image").alt = run.prompt;
   $("result-meta").textContent =
@@ -105,9 +128,11 @@ async function loadRecent() {
     const res = await fetch("/api/runs/" + encodeURIComponent(id));
     return res.ok ? (await res.json()).run : null;
   }));
-  list.replaceChildren(...runs.filter(Boolean).map((run) => {
+  const found = runs.filter(Boolean);
+  $("recent-empty").hidden = found.length > 0;
+  list.replaceChildren(...found.map((run) => {
     const item = document.createElement("li");
-    if (run.images[0]) {
+    if (run.images[0] && !run.images[0].expired) {
       const img = document.createElement("img");
       img.src = run.images[0].url;
       img.alt = run.prompt;
@@ -116,7 +141,8 @@ async function loadRecent() {
     }
     const meta = document.createElement("div");
     meta.className = "meta";
-    meta.textContent = run.status + " · " + new Date(run.created_at).toLocaleString() + " · " + run.prompt.slice(0, 80);
+    const expired = run.images[0] && run.images[0].expired ? " · image expired" : "";
+    meta.textContent = run.status + expired + " · " + new Date(run.created_at).toLocaleString() + " · " + run.prompt.slice(0, 80);
     item.append(meta);
     item.addEventListener("click", () => show(run));
     return item;
@@ -130,6 +156,7 @@ $("generate").addEventListener("submit", async (event) => {
   if ($("size").value) body.size = $("size").value;
   if ($("seed").value !== "") body.seed = Number($("seed").value);
   $("submit").disabled = true;
+  clearResult();
   setStatus("Generating…");
   try {
     const res = await fetch("/api/generate", {

@@ -1,32 +1,23 @@
 // @ts-check
 /**
  * Drives the /ops page in headless Chromium (Debian's `chromium`, through playwright-core) as an operator
- * would: a wrong token is refused, the right one shows the summary, and the page refreshes itself when a
- * run is added. Prints one JSON object with what the page showed; tests/e2e/test_ops.py asserts on it.
+ * would: a wrong token is refused, the right one shows the summary with its charts, and the page refreshes
+ * itself when a run is added. Records every request that failed or answered an error, and every request that
+ * left the site (there must be none: the charts are drawn in the page). Prints one JSON object with what the
+ * page showed; tests/e2e/test_ops.py asserts on it.
  *
  * Usage: node ops_page.mjs <frontend url> <admin token> <screenshot path> [chromium path]
  */
 
-import { chromium } from "playwright-core";
+import { openPage } from "./session.mjs";
 
 const [url, token, screenshot, executablePath = "/usr/bin/chromium"] = process.argv.slice(2);
-const FLAGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-  "--disable-sync", "--no-first-run",
-];
 const TIMEOUT_MS = 15000;
 
-const browser = await chromium.launch({ executablePath, args: FLAGS, timeout: 30000 });
+const { browser, page, seen } = await openPage(executablePath, new URL(url).origin, { width: 1100, height: 900 });
 try {
-  const page = await browser.newPage();
-  /** @type {string[]} */
-  const problems = [];
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  // The browser's own network lines (the refused token's 401, /favicon.ico) are expected; script errors are not.
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) problems.push(`console: ${msg.text()}`);
-  });
   await page.goto(`${url}/ops?refresh=2`);
+  const tokenHelp = await page.textContent("#token-help");
 
   await page.fill("#token", "not-the-token");
   await page.click("button[type=submit]");
@@ -53,7 +44,9 @@ try {
   );
   const second = await read(page);
   const tokenInStorage = await page.evaluate(() => sessionStorage.length > 0 && localStorage.length === 0);
-  console.log(JSON.stringify({ refused, hiddenAfterRefusal, first, second, created: created.status, tokenInStorage, problems }));
+  console.log(JSON.stringify({
+    tokenHelp, refused, hiddenAfterRefusal, first, second, created: created.status, tokenInStorage, ...seen,
+  }));
 } finally {
   await browser.close();
 }
@@ -66,14 +59,34 @@ async function read(page) {
       [...(document.getElementById(id)?.querySelectorAll("tr") ?? [])].map((tr) =>
         [...tr.querySelectorAll("td")].map((td) => td.textContent ?? ""),
       );
+    const visible = (/** @type {string} */ id) => {
+      const node = document.getElementById(id);
+      return node !== null && !node.hidden && node.getClientRects().length > 0;
+    };
+    /** @type {Record<string, number>} */
+    const barsByStatus = {};
+    for (const bar of document.querySelectorAll("#series svg rect[data-status]")) {
+      const status = bar.getAttribute("data-status") ?? "";
+      barsByStatus[status] = (barsByStatus[status] ?? 0) + 1;
+    }
     return {
       total: text("total"),
       dead: text("dead"),
       oldest: text("oldest"),
       p50: text("p50"),
       p95: text("p95"),
+      p99: text("p99"),
+      polls: text("polls"),
+      purge: text("purge"),
       counts: Object.fromEntries(rows("counts").map(([status, n]) => [status, n])),
       failures: rows("failures"),
+      noFailures: visible("no-failures") ? text("no-failures") : null,
+      failuresTable: visible("failures-table"),
+      barsByStatus,
+      latencyBars: [...document.querySelectorAll("#latency svg rect[data-le]")].map((bar) => Number(bar.getAttribute("height")) > 0),
+      latencyMarks: [...document.querySelectorAll("#latency svg line[data-mark]")].map((line) => line.getAttribute("data-mark")),
+      latencyText: text("latency"),
+      legend: [...document.querySelectorAll("#legend li")].map((li) => li.textContent),
       updated: text("updated"),
     };
   });
