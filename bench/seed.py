@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.d1 import rollups
-from infra.d1.executors import DEFAULT_PERSIST_DIR, LocalD1Executor
+from infra.d1.executors import PERSIST_SUBDIR, LocalD1Executor, local_state_dir
 from infra.d1.migrations import MigrationRunner, discover
 from infra.model.naming import Role, physical_name
 from infra.model.settings import load_settings
@@ -154,12 +154,14 @@ def _chunks(total: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(size, total - start)
 
 
-def seed(runs: int, *, days: float = 30.0, persist_to: Path = DEFAULT_PERSIST_DIR, async_share: float = 0.5,
+def seed(runs: int, *, days: float = 30.0, persist_to: Path | None = None, async_share: float = 0.5,
          rng_seed: int = 1, now_ms: int | None = None) -> SeedReport:
-    """Apply the migrations to the local stack's database under `persist_to`, then add `runs` runs."""
+    """Apply the migrations to the local stack's database under `persist_to` (default: the `make dev` state),
+    then add `runs` runs."""
     if runs < 1 or days <= 0 or not 0 <= async_share <= 1:
         raise ValueError("seed runs failed: --runs must be at least 1, --days positive, --async-share in 0..1")
     settings = load_settings("local")
+    persist_to = persist_to or local_state_dir() / PERSIST_SUBDIR
     executor = LocalD1Executor(persist_to, physical_name(settings, Role.METADATA))
     MigrationRunner(executor, discover()).apply()
     keys, measures = rollups.columns(executor)
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=float, default=30.0, help="created times spread over this many days up to now")
     parser.add_argument("--async-share", type=float, default=0.5, help="share of async runs, 0..1")
     parser.add_argument("--seed", type=int, default=1, help="random seed (same seed, same runs)")
-    parser.add_argument("--persist-to", type=Path, default=DEFAULT_PERSIST_DIR,
+    parser.add_argument("--persist-to", type=Path,
                         help="wrangler --persist-to folder (default: the make dev state, .local/state)")
     args = parser.parse_args(argv)
     try:

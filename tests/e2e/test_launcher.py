@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ from infra.d1.executors import LocalD1Executor
 from infra.model.settings import REPO_ROOT
 from localdev.standin import StandIn
 from localdev.system import free_port
-from tests.e2e.support import transitions, wait_for_run
+from tests.e2e.support import iso, transitions, wait_for_run
 
 READY = "Local system ready:"
 
@@ -124,8 +125,9 @@ def test_make_dev_uses_the_given_upstream_prints_the_token_and_stops_on_sigterm(
 
 
 def _write_stuck_run(persist_to: Path) -> str:
-    """A sync run a backend died with three hours ago, in the local D1 database `make dev` uses."""
-    run_id, at = str(uuid.uuid4()), "2020-01-01T00:00:00.000Z"
+    """A sync run a backend died with three hours ago, in the local D1 database `make dev` uses (recent enough
+    that the same cron tick's retention purge keeps it once the sweeper has failed it)."""
+    run_id, at = str(uuid.uuid4()), iso(datetime.now(UTC) - timedelta(hours=3))
     db = LocalD1Executor(persist_to, "qwen-image-local-metadata")
     db.run_batch(
         "INSERT INTO runs (id, request_id, request_hash, provider, model, status, prompt, parameters, attempts, "

@@ -9,6 +9,7 @@
  */
 
 import { Miniflare } from "miniflare";
+import { STATUS } from "../../worker_src/backend/contract.js";
 import { lastAttemptError } from "../../worker_src/backend/deadletter.js";
 import { acquireLease, heldBy, releaseLease } from "../../worker_src/backend/leases.js";
 import { opsSummary, parseStep, parseWindow } from "../../worker_src/backend/ops.js";
@@ -16,7 +17,6 @@ import { purgeExpired } from "../../worker_src/backend/retention.js";
 import {
   completeRun, createRun, findByIdempotencyKey, getAssets, getEvents, getRun, listRuns, transition,
 } from "../../worker_src/backend/runs.js";
-import { STATUS } from "../../worker_src/backend/state.js";
 import { sweepAbandonedRuns } from "../../worker_src/backend/sweep.js";
 import { encodeCursor, validateListQuery } from "../../worker_src/backend/validate.js";
 

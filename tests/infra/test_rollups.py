@@ -100,9 +100,9 @@ def test_active_runs_carry_no_terminal_measures(db: LocalD1Executor) -> None:
 def test_differences_name_the_cell_and_by_how_much_it_is_off(db: LocalD1Executor) -> None:
     insert_run(db, "r1", "failed", completed_ms=1500, error_code="InternalError")
     keys, measures = rollups.columns(db)
-    db.execute_atomically([rollups.add_cells_sql(keys, measures, "run_id = 'r1'")])
+    db.run_batch(rollups.add_cells_sql(keys, measures, "run_id = 'r1'"))
     assert rollups.differences(db) == []
-    db.execute_atomically(["UPDATE run_rollups SET runs = runs + 1 WHERE grain = 3600"])
+    db.run_batch("UPDATE run_rollups SET runs = runs + 1 WHERE grain = 3600")
     [off] = rollups.differences(db)
     assert {k: off[k] for k in (*keys, "runs", "polls")} == {
         "grain": HOUR, "bucket": CREATED_S // HOUR * HOUR, "mode": "sync", "status": "failed",
@@ -118,14 +118,14 @@ def test_migrating_a_database_with_runs_fills_the_rollups_from_them(tmp_path: Pa
     db = LocalD1Executor(tmp_path / "state", LOCAL_DATABASE)
     MigrationRunner(db, discover(folder)).apply()
     columns = "id, request_id, request_hash, provider, model, status, prompt, parameters, created_at, updated_at"
-    db.execute_atomically([
+    db.run_batch(";\n".join([
         f"INSERT INTO runs ({columns}, completed_at) VALUES ('sync-1', 'q', 'h', 'dashscope', 'm', 'succeeded', "
         f"'p', '{{}}', '{CREATED}', '{CREATED}', '{CREATED}')",
         f"INSERT INTO runs ({columns}) VALUES ('async-1', 'q', 'h', 'dashscope', 'm', 'running', 'p', '{{}}', "
         f"'{CREATED}', '{CREATED}')",
         "INSERT INTO run_events (run_id, at, type, to_status) VALUES ('async-1', 'x', 'status', 'queued')",
         "INSERT INTO run_events (run_id, at, type) VALUES ('async-1', 'x', 'attempt_failed')",
-    ])
+    ]))
     MigrationRunner(db, discover()).apply()
     assert {r["id"]: (r["mode"], r["retries"]) for r in db.query("SELECT id, mode, retries FROM runs")} == {
         "sync-1": ("sync", 0), "async-1": ("async", 1)}
