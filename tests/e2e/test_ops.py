@@ -100,6 +100,17 @@ def test_summary_numbers_match_the_runs_created(ops_system: LocalSystem, ops_adm
         (made.dead_lettered, "dead_lettered", "InternalError"), (made.failed, "failed", "InvalidParameter")]
 
 
+def test_every_window_counts_the_same_recent_runs_from_its_own_cells(ops_admin: httpx.Client, made: Made) -> None:
+    """Minute cells for 1 h, hour cells for 24 h, hour and day cells for 7 d and 30 d: the same runs either way."""
+    summaries = {w: ops_admin.get("/api/ops/summary", params={"window": w}).json() for w in ("1h", "24h", "7d", "30d")}
+    seen = {w: (s["counts"], s["latency_ms"]["le"], s["by_mode"], s["errors"]) for w, s in summaries.items()}
+    assert seen["24h"] == seen["7d"] == seen["30d"] == seen["1h"]
+    assert [summaries[w]["window"]["cell_seconds"] for w in summaries] == [60, 3600, 3600, 3600]
+    assert [summaries[w]["series"]["step_seconds"] for w in summaries] == [60, 3600, 3 * 3600, 86400]
+    for summary in summaries.values():
+        assert sum(sum(p["counts"].values()) for p in summary["series"]["points"]) == summary["total"]
+
+
 def test_summary_needs_the_admin_token_and_a_sane_window(ops_system: LocalSystem, ops_admin: httpx.Client) -> None:
     with client(ops_system) as anonymous:
         assert anonymous.get("/api/ops/summary").status_code == 401

@@ -3,15 +3,17 @@
  * The operational summary (`GET /api/ops/summary`). Everything about the window comes from the rollup cells
  * (rollups.js): counts by status, runs per interval, the latency histogram and its percentiles, the terminal
  * runs' polls, attempts, retries, queue wait and provider time by mode, the error codes. A window reads at most
- * one cell per (interval, mode, status, error code): minute cells up to 6 h, hour cells up to 7 days, day cells
- * up to 30 days (at most a few hundred rows), so its cost does not depend on the number of runs. The window
- * starts at the beginning of the minute (hour, UTC day) it begins in, for the cells and the latest failures. The oldest run in progress, the dead letters waiting and the
- * latest failures are index seeks on `runs` (0001), bounded by LIMIT or by the runs waiting.
+ * one cell per (interval, mode, status, error code), with the coarsest cells that cover it (`cellsFor`: minute
+ * cells up to 6 h, hour cells, and day cells for the whole days of windows over two days), a few hundred rows
+ * at most, so its cost does not depend on the number of runs. It starts at the beginning of the minute (up to
+ * 6 h) or hour it begins in, for the cells and the latest failures alike. The oldest run in progress, the dead
+ * letters waiting and the latest failures are index seeks on `runs` (0001), bounded by LIMIT or by the runs
+ * waiting.
  */
 
 import { ACTIVE, STATUS, STATUSES, TERMINAL } from "./contract.js";
 import { invalid } from "./http.js";
-import { HISTOGRAM, LATENCY_BOUNDS_MS, MEASURES, cellsFor, percentile } from "./rollups.js";
+import { HISTOGRAM, LATENCY_BOUNDS_MS, MEASURES, cellsFor, percentile, rangesWhere } from "./rollups.js";
 
 const DURATION = /^(\d{1,4})([mhd])$/;
 const UNIT_SECONDS = { m: 60, h: 3600, d: 86400 };
@@ -52,7 +54,7 @@ export function parseWindow(value) {
 export function parseStep(value, window) {
   if (value === null) return null;
   const seconds = duration(value);
-  const { grain } = cellsFor(window.seconds, 0);
+  const grain = cellsFor(window.seconds, 0).series;
   if (seconds === null || !STEPS.includes(seconds) || seconds % grain !== 0 || window.seconds / seconds > POINTS_MAX) {
     const allowed = STEPS.filter((s) => s % grain === 0 && window.seconds / s <= POINTS_MAX).map(label);
     throw invalid("step", `must be one of ${allowed.join(", ")} for this window`);
@@ -73,10 +75,13 @@ function label(seconds) {
  */
 export async function opsSummary(db, window, retention, options = {}) {
   const nowMs = options.nowMs ?? Date.now();
-  const { grain, start } = cellsFor(window.seconds, nowMs);
+  const { series: grain, start, ranges } = cellsFor(window.seconds, nowMs);
   const step = options.step ?? STEPS.find((s) => s >= grain && window.seconds / s <= POINTS_AUTO) ?? 86400;
   const since = new Date(start * 1000).toISOString();
-  const cells = "FROM run_rollups WHERE grain = ? AND bucket >= ?";
+  const all = rangesWhere(ranges);
+  // The series can read the same cells when its step is a multiple of each range's grain, else its own grain's.
+  const drawn = rangesWhere(ranges.every((r) => step % r.grain === 0) ? ranges : [{ grain, from: start, to: null }]);
+  const cells = `FROM run_rollups WHERE ${all.sql}`;
   const terminal = TERMINAL.map(() => "?").join(", ");
   const sums = MEASURES.map((m) => `SUM(${m}) AS ${m}`);
   const oldest = (/** @type {string} */ status) =>
@@ -90,13 +95,14 @@ export async function opsSummary(db, window, retention, options = {}) {
       .bind(status, since, FAILURES_SHOWN);
   const ENDED = [STATUS.FAILED, STATUS.DEAD_LETTERED];
   const results = await db.batch([
-    db.prepare(`SELECT bucket / ? * ? AS t, status, SUM(runs) AS runs ${cells} GROUP BY t, status`)
-      .bind(step, step, grain, start),
+    db.prepare(`SELECT bucket / ? * ? AS t, status, SUM(runs) AS runs FROM run_rollups WHERE ${drawn.sql}
+                GROUP BY t, status`)
+      .bind(step, step, ...drawn.params),
     db.prepare(`SELECT mode, status, ${sums.join(", ")} ${cells} AND status IN (${terminal}) GROUP BY mode, status`)
-      .bind(grain, start, ...TERMINAL),
+      .bind(...all.params, ...TERMINAL),
     db.prepare(`SELECT mode, status, error_code, SUM(runs) AS runs ${cells} AND error_code <> ''
                 GROUP BY mode, status, error_code HAVING SUM(runs) > 0 ORDER BY runs DESC, error_code LIMIT ?`)
-      .bind(grain, start, ERRORS_SHOWN),
+      .bind(...all.params, ERRORS_SHOWN),
     db.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = ?").bind(STATUS.DEAD_LETTERED),
     ...ACTIVE.map(oldest),
     ...ENDED.map(failures),
@@ -122,7 +128,8 @@ export async function opsSummary(db, window, retention, options = {}) {
     .sort((a, b) => (a.created_at < b.created_at ? 1 : -1))
     .slice(0, FAILURES_SHOWN);
   return {
-    window: { text: window.text, seconds: window.seconds, since, until: new Date(nowMs).toISOString(), cell_seconds: grain },
+    window: { text: window.text, seconds: window.seconds, since, until: new Date(nowMs).toISOString(),
+      cell_seconds: ranges[0].grain },
     counts,
     total: Object.values(counts).reduce((a, b) => a + b, 0),
     dead_lettered: Number(rows(3)[0].n),

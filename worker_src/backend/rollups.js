@@ -8,8 +8,8 @@
  */
 
 /**
- * Interval lengths in seconds, with the longest window each serves (`WINDOW_MAX_SECONDS`) and how long its cells
- * are kept (`KEPT_SECONDS`, purged by retention.js): a window reads the finest grain that serves it.
+ * Interval lengths in seconds, with the longest window whose series each draws (`WINDOW_MAX_SECONDS`) and how long
+ * its cells are kept (`KEPT_SECONDS`, purged by retention.js); `cellsFor` picks the cells of a window.
  */
 export const GRAIN = Object.freeze({ MINUTE: 60, HOUR: 3600, DAY: 86400 });
 const WINDOW_MAX_SECONDS = Object.freeze({ [GRAIN.MINUTE]: 6 * 3600, [GRAIN.HOUR]: 7 * 86400, [GRAIN.DAY]: 30 * 86400 });
@@ -57,13 +57,38 @@ export function cellsStatement(db, sign, filter, params) {
 }
 
 /**
- * The grain that serves a window and the first bucket inside it (the window's start rounded down to the grain).
+ * A run of cells of one grain, from bucket `from` (inclusive) to `to` (exclusive; null: up to now).
+ * @typedef {{grain: number, from: number, to: number | null}} Range
+ */
+
+/**
+ * The cells a window reads. It starts at the beginning of the minute (windows up to 6 h) or hour it falls in
+ * (`start`); `ranges` covers it with the fewest cells: minute or hour cells, and for windows over two days hour
+ * cells up to the first UTC midnight, day cells after it. `series` is the grain of its runs-per-interval series
+ * (minute, hour, or day cells past 7 days), whose steps are multiples of it.
  * @param {number} windowSeconds @param {number} nowMs
+ * @returns {{series: number, start: number, ranges: Range[]}}
  */
 export function cellsFor(windowSeconds, nowMs) {
-  const grain = Object.values(GRAIN).find((g) => windowSeconds <= WINDOW_MAX_SECONDS[g]) ?? GRAIN.DAY;
-  const start = Math.floor((nowMs / 1000 - windowSeconds) / grain) * grain;
-  return { grain, start };
+  const series = Object.values(GRAIN).find((g) => windowSeconds <= WINDOW_MAX_SECONDS[g]) ?? GRAIN.DAY;
+  const fine = series === GRAIN.MINUTE ? GRAIN.MINUTE : GRAIN.HOUR;
+  const start = Math.floor((nowMs / 1000 - windowSeconds) / fine) * fine;
+  if (fine === GRAIN.MINUTE || windowSeconds <= 2 * GRAIN.DAY) return { series, start, ranges: [{ grain: fine, from: start, to: null }] };
+  const midnight = Math.ceil(start / GRAIN.DAY) * GRAIN.DAY;
+  return {
+    series,
+    start,
+    ranges: [{ grain: GRAIN.HOUR, from: start, to: midnight }, { grain: GRAIN.DAY, from: midnight, to: null }],
+  };
+}
+
+/**
+ * `grain = ? AND bucket …` for each range, OR-ed (SQLite seeks each on the primary key), with its parameters.
+ * @param {Range[]} ranges @returns {{sql: string, params: number[]}}
+ */
+export function rangesWhere(ranges) {
+  const sql = ranges.map((r) => (r.to === null ? "(grain = ? AND bucket >= ?)" : "(grain = ? AND bucket >= ? AND bucket < ?)"));
+  return { sql: `(${sql.join(" OR ")})`, params: ranges.flatMap((r) => (r.to === null ? [r.grain, r.from] : [r.grain, r.from, r.to])) };
 }
 
 /**

@@ -8,8 +8,9 @@
 -- agree (tests/e2e/test_rollups.py) except where the retention purge removed runs (rollups outlive them) or
 -- old minute cells.
 --
--- Grains: 60 s (read for windows up to 6 h, kept 2 days), 3600 s (up to 7 days, kept 35 days) and 86400 s
--- (longer windows, kept 400 days); the backend's cron purges older cells (worker_src/backend/retention.js).
+-- Grains: 60 s (windows up to 6 h; kept 2 days), 3600 s (longer windows, up to their first midnight past two days;
+-- kept 35 days) and 86400 s (the whole days of windows over two days; kept 400 days). The backend's cron purges
+-- older cells (worker_src/backend/retention.js).
 -- Measures: `runs` counts every cell. The others are recorded for terminal cells only (succeeded, failed,
 -- dead_lettered), because an active run's polls or retries may still change without a status change:
 --   polls, attempts, retries         sums over the cell's runs
