@@ -2,8 +2,10 @@
 /**
  * Every query shape of the backend, planned by the SQLite inside workerd: the Worker's own functions run against
  * a local D1 database (Miniflare, the runtime `wrangler dev` uses) through a binding that records each statement
- * as it is bound; each one is then planned with `EXPLAIN QUERY PLAN` and the very same parameters. Prints one
- * JSON array of `{shape, sql, params, plan}`; tests/infra/test_query_plans.py holds every plan to the index rule.
+ * as it is bound; each one is then planned with `EXPLAIN QUERY PLAN` and the very same parameters. D1's own
+ * `rows_read` of every statement a shape ran is summed too: what a shape costs, in the unit D1 bills. Prints one
+ * JSON object `{statements: [{shape, sql, params, plan}], reads: {shape: rows}}`; tests/infra/test_query_plans.py
+ * holds every plan to the index rule and the reads to the size of the database.
  *
  * Usage: node query_plans.mjs <persist dir> <database id>
  */
@@ -34,24 +36,53 @@ const mf = new Miniflare({
 /** @type {{shape: string, sql: string, params: unknown[]}[]} */
 const recorded = [];
 let shape = "";
+/** @type {Record<string, number>} */
+const reads = {};
 
 try {
   const real = /** @type {D1Database} */ (/** @type {unknown} */ (await mf.getD1Database("DB")));
-  /** A D1 binding that records what the Worker binds; everything else is the real binding. */
+  const tally = (/** @type {D1Result[]} */ ...results) => {
+    for (const r of results) reads[shape] = (reads[shape] ?? 0) + (r.meta.rows_read ?? 0);
+  };
+  /** Bound statements the Worker holds, by the real ones a batch must be given. */
+  const unwrapped = new WeakMap();
+  /**
+   * A statement that records its SQL and parameters when bound and its rows read when run.
+   * @param {D1PreparedStatement} statement @param {string} sql @returns {D1PreparedStatement}
+   */
+  const watched = (statement, sql) => {
+    const proxy = new Proxy(statement, {
+      get(target, name) {
+        if (name === "bind") {
+          return (/** @type {unknown[]} */ ...params) => {
+            recorded.push({ shape, sql, params });
+            return watched(target.bind(...params), sql);
+          };
+        }
+        if (name === "all" || name === "run") return async () => { const r = await target.all(); tally(r); return r; };
+        if (name === "first") {
+          return async (/** @type {string} */ column) => {
+            const r = await target.all();
+            tally(r);
+            const row = /** @type {Record<string, unknown> | undefined} */ (r.results[0]);
+            return row === undefined ? null : column ? row[column] : row;
+          };
+        }
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    unwrapped.set(proxy, statement);
+    return proxy;
+  };
+  /** A D1 binding that records what the Worker binds and reads; everything else is the real binding. */
   const db = /** @type {D1Database} */ (/** @type {unknown} */ ({
-    prepare(/** @type {string} */ sql) {
-      const statement = real.prepare(sql);
-      const record = (/** @type {unknown[]} */ params) => recorded.push({ shape, sql, params });
-      return new Proxy(statement, {
-        get(target, name) {
-          if (name === "bind") return (/** @type {unknown[]} */ ...params) => (record(params), target.bind(...params));
-          if (name === "first" || name === "all" || name === "run" || name === "raw") record([]);
-          const value = Reflect.get(target, name);
-          return typeof value === "function" ? value.bind(target) : value;
-        },
-      });
+    prepare: (/** @type {string} */ sql) => watched(real.prepare(sql), sql),
+    batch: async (/** @type {D1PreparedStatement[]} */ statements) => {
+      const results = await real.batch(statements.map((s) => unwrapped.get(s) ?? s));
+      tally(...results);
+      return results;
     },
-    batch: (/** @type {D1PreparedStatement[]} */ statements) => real.batch(statements),
   }));
   const media = await mf.getR2Bucket("MEDIA");
   const as = async (/** @type {string} */ name, /** @type {() => Promise<unknown>} */ work) => {
@@ -60,8 +91,11 @@ try {
   };
 
   // -- the run list: every combination of its filters, with and without a cursor, parsed as the route parses them
-  const newest = await real.prepare("SELECT created_at, id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1").first();
-  const cursor = encodeCursor(String(newest?.created_at ?? "2026-01-02T03:04:05.678Z"), String(newest?.id ?? "x"));
+  // A page in the middle of the table: where a cursor that cannot seek walks half the runs.
+  const middle = await real
+    .prepare("SELECT created_at, id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM runs)")
+    .first();
+  const cursor = encodeCursor(String(middle?.created_at ?? "2026-01-02T03:04:05.678Z"), String(middle?.id ?? "x"));
   const filters = { status: "failed", request_id: "req-1", since: "2026-01-01T00:00:00Z", until: "2026-12-31T00:00:00Z" };
   const names = /** @type {(keyof typeof filters)[]} */ (Object.keys(filters));
   for (let mask = 0; mask < 2 ** names.length; mask++) {
@@ -116,7 +150,7 @@ try {
     const { results } = await real.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all();
     plans.push({ shape: name, sql, params, plan: results.map((row) => String(row.detail)) });
   }
-  console.log(JSON.stringify(plans));
+  console.log(JSON.stringify({ statements: plans, reads }));
 } finally {
   await mf.dispose();
 }

@@ -31,7 +31,8 @@ SORTS_ALLOWED = {
 }
 
 
-def plans(persist: Path) -> list[dict[str, Any]]:
+def planned(persist: Path) -> dict[str, Any]:
+    """`{statements: [{shape, sql, params, plan}], reads: {shape: rows read}}` of the backend's queries."""
     done = subprocess.run(["node", str(SCRIPT), str(persist), LOCAL_DATABASE], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -65,14 +66,23 @@ def expected_index(shape: str) -> str:
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     persist = tmp_path_factory.mktemp("plans-empty")
     MigrationRunner(LocalD1Executor(persist, LOCAL_DATABASE), discover()).apply()
-    return plans(persist)
+    return planned(persist)["statements"]
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    persist = tmp_path_factory.mktemp("plans-seeded")
-    seed(5_000, days=3, persist_to=persist)
-    return plans(persist)
+def by_size(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, Any]]:
+    """The same traffic (1,000 runs a day) for 3 days and for 30: a table ten times the size."""
+    found = {}
+    for runs, days in ((3_000, 3), (30_000, 30)):
+        persist = tmp_path_factory.mktemp(f"plans-{runs}")
+        seed(runs, days=days, persist_to=persist)
+        found[runs] = planned(persist)
+    return found
+
+
+@pytest.fixture(scope="module")
+def seeded(by_size: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    return by_size[30_000]["statements"]
 
 
 def test_the_rule_catches_a_scan_and_a_sort() -> None:
@@ -123,3 +133,24 @@ def test_the_purge_looks_up_by_id_the_runs_it_listed(seeded: list[dict[str, Any]
     for statement in deletes:
         runs = [step for step in statement["plan"] if re.match(r"SEARCH (runs|r) ", step)]
         assert runs and all("sqlite_autoindex_runs_1 (id=?)" in step for step in runs), statement["plan"]
+
+
+def test_what_a_query_reads_does_not_grow_with_the_table(by_size: dict[int, dict[str, Any]]) -> None:
+    """Ten times the history at the same traffic: a list page, a run, a write read as many rows as before (D1's
+    own rows_read), the purge at most its batch limit (retention.js), and the ops summary reads as many cells for
+    the same window, while 30 days cost a few times what one day does."""
+    small, large = by_size[3_000]["reads"], by_size[30_000]["reads"]
+    assert small.keys() == large.keys()
+    for shape, rows in large.items():
+        if shape.startswith("ops summary"):
+            continue
+        if shape.startswith("purge"):  # both databases have more runs due than a tick deletes
+            assert rows <= 1.5 * small[shape], (shape, small[shape], rows)
+        else:
+            assert rows <= small[shape] + 2, (shape, small[shape], rows)
+    for window in ("1h", "6h", "24h"):
+        shape = f"ops summary {window}"
+        assert large[shape] <= 1.5 * small[shape] + 50, (shape, small[shape], large[shape])
+    # Thirty days of day cells, each holding more kinds of run than an hour cell; thirty days of hours would be 30x.
+    month, day = large["ops summary 30d"], large["ops summary 24h"]
+    assert month <= 5 * day, (month, day)

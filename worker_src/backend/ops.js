@@ -5,7 +5,8 @@
  * runs' polls, attempts, retries, queue wait and provider time by mode, the error codes. A window reads at most
  * one cell per (interval, mode, status, error code), with the coarsest cells that cover it (`cellsFor`: minute
  * cells up to 6 h, hour cells, and day cells for the whole days of windows over two days), a few hundred rows
- * at most, so its cost does not depend on the number of runs. It starts at the beginning of the minute (up to
+ * at most, so its cost does not depend on the number of runs (nor does the count of dead letters waiting, which
+ * stops at `DEAD_LETTERS_COUNTED`). It starts at the beginning of the minute (up to
  * 6 h) or hour it begins in, for the cells and the latest failures alike. The oldest run in progress, the dead
  * letters waiting and the latest failures are index seeks on `runs` (0001), bounded by LIMIT or by the runs
  * waiting.
@@ -21,6 +22,8 @@ export const WINDOW_DEFAULT = "24h";
 const WINDOW_MAX_SECONDS = 30 * 86400;
 const FAILURES_SHOWN = 10;
 const ERRORS_SHOWN = 20;
+/** Dead letters are counted up to this many: a backlog is a backlog, and counting it all would walk all of it. */
+const DEAD_LETTERS_COUNTED = 1000;
 /** Interval lengths a series may use; without `step` the shortest that gives at most `POINTS_AUTO` points. */
 const STEPS = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400];
 const POINTS_AUTO = 60;
@@ -103,7 +106,8 @@ export async function opsSummary(db, window, retention, options = {}) {
     db.prepare(`SELECT mode, status, error_code, SUM(runs) AS runs ${cells} AND error_code <> ''
                 GROUP BY mode, status, error_code HAVING SUM(runs) > 0 ORDER BY runs DESC, error_code LIMIT ?`)
       .bind(...all.params, ERRORS_SHOWN),
-    db.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = ?").bind(STATUS.DEAD_LETTERED),
+    db.prepare("SELECT COUNT(*) AS n FROM (SELECT 1 FROM runs WHERE status = ? LIMIT ?)")
+      .bind(STATUS.DEAD_LETTERED, DEAD_LETTERS_COUNTED + 1),
     ...ACTIVE.map(oldest),
     ...ENDED.map(failures),
     db.prepare("SELECT at, cutoff, runs, events, assets, cells, ms, more FROM purges ORDER BY id DESC LIMIT 1"),
@@ -132,7 +136,8 @@ export async function opsSummary(db, window, retention, options = {}) {
       cell_seconds: ranges[0].grain },
     counts,
     total: Object.values(counts).reduce((a, b) => a + b, 0),
-    dead_lettered: Number(rows(3)[0].n),
+    dead_lettered: Math.min(DEAD_LETTERS_COUNTED, Number(rows(3)[0].n)),
+    dead_lettered_capped: Number(rows(3)[0].n) > DEAD_LETTERS_COUNTED,
     oldest_active: first
       ? {
           run_id: first.id,

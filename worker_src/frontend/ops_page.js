@@ -221,7 +221,7 @@ function drawLatency(latency, bounds) {
 function render(summary) {
   $("summary").hidden = false;
   $("total").textContent = String(summary.total);
-  $("dead").textContent = String(summary.dead_lettered);
+  $("dead").textContent = summary.dead_lettered + (summary.dead_lettered_capped ? "+" : "");
   $("dead-card").className = summary.dead_lettered > 0 ? "card alert" : "card";
   const oldest = summary.oldest_active;
   $("oldest").textContent = oldest ? age(oldest.age_seconds) + " (" + oldest.status + ")" : "none";
