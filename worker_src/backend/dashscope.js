@@ -229,6 +229,9 @@ export async function callProvider(cfg, path, init, headers = {}) {
   return body;
 }
 
+/** The HTTP date every sender must use (RFC 9110 §5.6.7); `Date.parse` alone would read "-5" as a date in 2001. */
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 /**
  * `Retry-After` as whole seconds (delta-seconds, fractional seconds or an HTTP date); null if absent/bad.
  * @param {string | null} value
@@ -237,6 +240,6 @@ export function parseRetryAfter(value) {
   if (!value) return null;
   const trimmed = value.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.max(1, Math.ceil(Number(trimmed)));
-  const at = Date.parse(trimmed);
+  const at = IMF_FIXDATE.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
   return Number.isNaN(at) ? null : Math.max(1, Math.ceil((at - Date.now()) / 1000));
 }

@@ -31,7 +31,7 @@ describe("parseRetryAfter: the provider's Retry-After as whole seconds", () => {
     expect(parseRetryAfter("Fri, 01 May 2026 11:00:00 GMT")).toBe(1);
   });
 
-  it.each([null, "", "soon", "5s"])("is null for %j", (header) => {
+  it.each([null, "", "soon", "5s", "-5", "1 2", "2026-05-01", "Fri, 01 May 2026 12:00:30"])("is null for %j", (header) => {
     expect(parseRetryAfter(header)).toBeNull();
   });
 });
