@@ -34,7 +34,7 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
 
 
 def _review(args: argparse.Namespace, _console: Console) -> int:
-    document, ok = review(args.stacks)
+    document, ok = review(args.stacks, run_plan)  # all three commands evaluate stacks through one name
     print(document)
     return 0 if ok else 1
 

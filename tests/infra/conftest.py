@@ -1,15 +1,18 @@
-"""Shared fixtures: each stack's plan, evaluated once per session under Pulumi's mocks, and a fake Cloudflare API
-holding the account and zone of the committed stacks."""
+"""Shared fixtures: each stack's plan, evaluated once per session under Pulumi's mocks, the CLI over those plans,
+and a fake Cloudflare API holding the account and zone of the committed stacks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from infra.cli import main
+from infra.cli import plan as plan_command
 from infra.model.settings import STACKS_DIR
 from infra.plan import Plan, run_plan
 from tests.fakes.cloudflare_api import FakeCloudflare
@@ -52,6 +55,32 @@ def plan_of() -> Callable[[str], Plan]:
         return cache[stack]
 
     return get
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def plan_cli(plan_of: Callable[[str], Plan], monkeypatch: pytest.MonkeyPatch,
+             capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """`infra <args>` in this process: the real parser, commands and output, with `plan`, `diff` and
+    `review` evaluating each stack through the session's `plan_of` instead of once more per command."""
+    monkeypatch.setattr(plan_command, "run_plan", plan_of)
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse refusing the arguments
+            code = exc.code if isinstance(exc.code, int) else 2
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
 
 
 def stack_data(environment: str) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""`python -m infra plan|diff`: what CI review shows when no cloud credentials exist."""
+"""`python -m infra plan|diff`: what CI review shows when no cloud credentials exist.
+
+The commands run in this process (the `plan_cli` fixture) over the session's plans; one test starts the module as a
+process of its own, to hold `python -m infra` itself to its exit code and error stream."""
 
 from __future__ import annotations
 
@@ -9,13 +12,8 @@ import sys
 from infra.model.settings import REPO_ROOT
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "infra", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
-def test_plan_json_lists_every_production_resource_with_protection_and_dependencies() -> None:
-    result = run_cli("plan", "--stack", "production", "--json")
+def test_plan_json_lists_every_production_resource_with_protection_and_dependencies(plan_cli) -> None:
+    result = plan_cli("plan", "--stack", "production", "--json")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["stack"] == "production"
@@ -35,8 +33,8 @@ def test_plan_json_lists_every_production_resource_with_protection_and_dependenc
     assert plan["outputs"]["public_api_base_url"] == "https://qwen-image.example.com/api"
 
 
-def test_plan_table_shows_bindings_and_masks_secrets() -> None:
-    result = run_cli("plan", "--stack", "staging")
+def test_plan_table_shows_bindings_and_masks_secrets(plan_cli) -> None:
+    result = plan_cli("plan", "--stack", "staging")
     assert result.returncode == 0, result.stderr
     assert "Bindings of qwen-image-staging-backend" in result.stdout
     assert "text=[secret]" in result.stdout
@@ -46,8 +44,8 @@ def test_plan_table_shows_bindings_and_masks_secrets() -> None:
     assert "replaced by deleting first" in result.stdout
 
 
-def test_diff_shows_what_differs_between_environments() -> None:
-    result = run_cli("diff", "staging", "production", "--json")
+def test_diff_shows_what_differs_between_environments(plan_cli) -> None:
+    result = plan_cli("diff", "staging", "production", "--json")
     assert result.returncode == 0, result.stderr
     differences = {(d["resource"], d["field"]): (d["left"], d["right"]) for d in json.loads(result.stdout)}
     assert differences[("media-bucket", "(options).protect")] == (False, True)
@@ -57,13 +55,14 @@ def test_diff_shows_what_differs_between_environments() -> None:
     assert ("media-bucket", "name") not in differences
 
 
-def test_diff_of_a_stack_with_itself_is_empty() -> None:
-    result = run_cli("diff", "staging", "staging", "--json")
+def test_diff_of_a_stack_with_itself_is_empty(plan_cli) -> None:
+    result = plan_cli("diff", "staging", "staging", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
 
 
 def test_unknown_stack_is_refused_with_the_known_ones() -> None:
-    result = run_cli("plan", "--stack", "qa")
+    result = subprocess.run([sys.executable, "-m", "infra", "plan", "--stack", "qa"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2
     assert "invalid choice: 'qa' (choose from 'local', 'production', 'staging')" in result.stderr

@@ -10,15 +10,13 @@ from infra.plan import PLACEHOLDER_SECRET, placeholder_config, run_plan
 from infra.plan import review as review_module
 from infra.plan.review import MAX_CHARS, review
 
-from .test_cli import run_cli
-
 
 def summaries(document: str) -> list[str]:
     return re.findall(r"<summary>(.*?)</summary>", document)
 
 
-def test_review_shows_each_plan_and_the_diff_of_neighbouring_stacks() -> None:
-    result = run_cli("review", "staging", "production")
+def test_review_shows_each_plan_and_the_diff_of_neighbouring_stacks(plan_cli) -> None:
+    result = plan_cli("review", "staging", "production")
     assert result.returncode == 0, result.stderr
     document = result.stdout
     assert summaries(document) == ["plan of staging: 14 resources", "plan of production: 15 resources",
@@ -30,14 +28,15 @@ def test_review_shows_each_plan_and_the_diff_of_neighbouring_stacks() -> None:
     assert len(document) <= MAX_CHARS
 
 
-def test_a_failing_plan_is_shown_open_and_fails_the_review(write_stack) -> None:
+def test_a_failing_plan_is_shown_open_and_fails_the_review(plan_of, write_stack) -> None:
     bad = write_stack("staging", lambda d: d["queues"].update(enabled="yes"))
 
-    def plan_of(stack: str):
-        broken = {**placeholder_config(), "qwen-image:settings": str(bad)}
-        return run_plan(stack, broken if stack == "staging" else None)
+    def staging_broken(stack: str):
+        if stack != "staging":
+            return plan_of(stack)
+        return run_plan(stack, {**placeholder_config(), "qwen-image:settings": str(bad)})
 
-    document, ok = review(["staging", "production"], plan_of)
+    document, ok = review(["staging", "production"], staging_broken)
     assert not ok
     assert summaries(document) == ["❌ plan of staging failed", "plan of production: 15 resources"]
     assert "<details open><summary>❌ plan of staging failed" in document
@@ -46,9 +45,9 @@ def test_a_failing_plan_is_shown_open_and_fails_the_review(write_stack) -> None:
     assert f"````text\n{error}\n````" in document
 
 
-def test_long_plans_share_what_fits_in_one_comment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_long_plans_share_what_fits_in_one_comment(plan_of, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(review_module, "MAX_CHARS", 30_000)
-    document, ok = review(["staging", "production"])
+    document, ok = review(["staging", "production"], plan_of)
     assert ok
     assert len(document) <= 30_000
     cut = re.findall(r"… (\d+) more characters: run the command locally", document)
