@@ -98,11 +98,26 @@ def _port_free(port: int, host: str = LOOPBACK) -> bool:
     return True
 
 
+# Where Linux takes the local ports of outgoing connections (elsewhere: Linux's default start, 32768).
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10000
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A port free right now on `host` (the tests start several systems side by side)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port free right now on `host`, for a server started a moment later (the tests start several systems
+    side by side, on two workers). It is taken below the kernel's ephemeral range: a port the kernel hands out
+    (bind to 0) can be given to any process's next outgoing connection before the server binds it, which made
+    wrangler fail with "Address already in use" under load."""
+    first_ephemeral = int(_EPHEMERAL.read_text().split()[0]) if _EPHEMERAL.exists() else 32768
+    for port in secrets.SystemRandom().sample(range(_LOWEST_PORT, max(first_ephemeral, _LOWEST_PORT + 1000)), 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise LocalSystemError(f"find port on '{host}' failed: 200 random ports from {_LOWEST_PORT} were all in use; "
+                           "stop the servers left running")
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
