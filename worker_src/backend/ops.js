@@ -98,9 +98,9 @@ export async function opsSummary(db, window, retention, options = {}) {
       .bind(status, since, FAILURES_SHOWN);
   const ENDED = [STATUS.FAILED, STATUS.DEAD_LETTERED];
   const results = await db.batch([
-    db.prepare(`SELECT bucket / ? * ? AS t, status, SUM(runs) AS runs FROM run_rollups WHERE ${drawn.sql}
+    db.prepare(`SELECT bucket - bucket % ? AS t, status, SUM(runs) AS runs FROM run_rollups WHERE ${drawn.sql}
                 GROUP BY t, status`)
-      .bind(step, step, ...drawn.params),
+      .bind(step, ...drawn.params),
     db.prepare(`SELECT mode, status, ${sums.join(", ")} ${cells} AND status IN (${terminal}) GROUP BY mode, status`)
       .bind(...all.params, ...TERMINAL),
     db.prepare(`SELECT mode, status, error_code, SUM(runs) AS runs ${cells} AND error_code <> ''
