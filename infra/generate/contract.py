@@ -139,7 +139,7 @@ def _js(value: object, indent: str = "") -> str:
         return _frozen("{}", [f"{json.dumps(str(k))}: {_js(v, inner)}" for k, v in value.items()], indent)
     if isinstance(value, tuple):
         return _frozen("[]", [_js(item, inner) for item in value], indent)
-    if isinstance(value, str | int):
+    if isinstance(value, str | int | float):
         return json.dumps(value)
     raise TypeError(f"render contract value failed: no JavaScript form for {type(value).__name__}")
 
@@ -161,8 +161,21 @@ def _regex(pattern: str) -> str:
 
 def _annotation(record: Mapping[object, object]) -> str:
     """The `@type` of a record, which JavaScript indexes by any string (an inferred type would not allow that)."""
-    item = "readonly string[]" if isinstance(next(iter(record.values())), tuple) else "number"
-    return f"@type {{Readonly<Record<string, {item}>>}}"
+    return f"@type {{Readonly<Record<string, {_ts_type(next(iter(record.values())))}>>}}"
+
+
+def _ts_type(value: object) -> str:
+    """The TypeScript type of a record's values (all alike), from its first one."""
+    if isinstance(value, tuple):
+        return "readonly string[]"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = ", ".join(f"{_camel(f.name)}: {_ts_type(getattr(value, f.name))}" for f in dataclasses.fields(value))
+        return f"{{{fields}}}"
+    return "number"
 
 
 def _camel(name: str) -> str:

@@ -173,6 +173,110 @@ ERROR_STATUS: Mapping[ErrorCode, int] = {
 }
 
 
+# -- failures: what async processing would absorb --------------------------------------------------------
+
+
+class FailureCause(StrEnum):
+    """Why a run ended `failed` or `dead_lettered`, grouped by what a later retry would do about it (the async
+    path retries; the sync path cannot). `infra report` and the /ops "sync health" view read the summary's
+    failures by these causes (docs/runbook.md "Deciding on async")."""
+
+    THROTTLED = "throttled"
+    UPSTREAM_ERROR = "upstream_error"
+    TIMEOUT = "timeout"
+    ABANDONED = "abandoned"
+    INVALID_INPUT = "invalid_input"
+    CONTENT_INSPECTION = "content_inspection"
+    KEY_OR_QUOTA = "key_or_quota"
+    RESULT_REJECTED = "result_rejected"
+    INTERNAL = "internal"
+    UNCLASSIFIED = "unclassified"  # a code FAILURE_CODES does not know: add it there
+
+
+@dataclass(frozen=True)
+class CauseInfo:
+    """How a cause reads, and whether async processing would absorb it (a retry later succeeds)."""
+
+    label: str
+    absorbed: bool
+
+
+FAILURE_CAUSES: Mapping[FailureCause, CauseInfo] = {
+    FailureCause.THROTTLED: CauseInfo("upstream throttling (429)", True),
+    FailureCause.UPSTREAM_ERROR: CauseInfo("upstream 5xx, unreachable or a failed task", True),
+    FailureCause.TIMEOUT: CauseInfo("timeouts (provider call, download, task)", True),
+    FailureCause.ABANDONED: CauseInfo("abandoned by a dying request", True),
+    FailureCause.INVALID_INPUT: CauseInfo("invalid input", False),
+    FailureCause.CONTENT_INSPECTION: CauseInfo("content inspection", False),
+    FailureCause.KEY_OR_QUOTA: CauseInfo("API key, access or quota", False),
+    FailureCause.RESULT_REJECTED: CauseInfo("result refused by the download rules", False),
+    FailureCause.INTERNAL: CauseInfo("our own errors (storage, queue, code)", False),
+    FailureCause.UNCLASSIFIED: CauseInfo("unclassified codes", False),
+}
+# The error code a run ends with (`runs.error_code`): the provider's own (reference section 3: DashScope codes,
+# `HTTP<status>` when its answer had none) or ours (dashscope.js, download.js, persist.js, consumer.js, sweep.js,
+# deadletter.js, routes.js). A key ending in `*` is a prefix; an exact key wins, then the longest prefix
+# (worker_src/backend/failures.js classifies the summary's failures so, for `infra report` and /ops alike).
+FAILURE_CODES: Mapping[str, FailureCause] = {
+    "Throttling*": FailureCause.THROTTLED,
+    "HTTP429": FailureCause.THROTTLED,
+    "InternalError*": FailureCause.UPSTREAM_ERROR,
+    "HTTP5*": FailureCause.UPSTREAM_ERROR,
+    "upstream_unreachable": FailureCause.UPSTREAM_ERROR,
+    "bad_upstream_response": FailureCause.UPSTREAM_ERROR,
+    "task_failed": FailureCause.UPSTREAM_ERROR,  # a FAILED task without a code of its own
+    "task_canceled": FailureCause.UPSTREAM_ERROR,
+    "task_unknown": FailureCause.UPSTREAM_ERROR,  # the provider lost the task (or it expired)
+    "result_lost": FailureCause.UPSTREAM_ERROR,
+    "result_http_error": FailureCause.UPSTREAM_ERROR,  # the result URL answered an error
+    "result_truncated": FailureCause.UPSTREAM_ERROR,  # the download broke off
+    "upstream_timeout": FailureCause.TIMEOUT,
+    "RequestTimeOut": FailureCause.TIMEOUT,
+    "HTTP408": FailureCause.TIMEOUT,
+    "download_timeout": FailureCause.TIMEOUT,
+    "task_timeout": FailureCause.TIMEOUT,  # still running after queues.polling.max_polls
+    "abandoned": FailureCause.ABANDONED,
+    "InvalidParameter*": FailureCause.INVALID_INPUT,
+    "BadRequest*": FailureCause.INVALID_INPUT,
+    "HTTP400": FailureCause.INVALID_INPUT,
+    "DataInspectionFailed": FailureCause.CONTENT_INSPECTION,
+    "InvalidParameter.DataInspection*": FailureCause.CONTENT_INSPECTION,
+    "InvalidApiKey": FailureCause.KEY_OR_QUOTA,
+    "AccessDenied*": FailureCause.KEY_OR_QUOTA,
+    "Arrearage": FailureCause.KEY_OR_QUOTA,
+    "HTTP401": FailureCause.KEY_OR_QUOTA,
+    "HTTP403": FailureCause.KEY_OR_QUOTA,
+    "result_url_invalid": FailureCause.RESULT_REJECTED,
+    "result_url_not_https": FailureCause.RESULT_REJECTED,
+    "result_host_not_allowed": FailureCause.RESULT_REJECTED,
+    "result_too_many_redirects": FailureCause.RESULT_REJECTED,
+    "result_bad_content_type": FailureCause.RESULT_REJECTED,
+    "result_too_large": FailureCause.RESULT_REJECTED,
+    "result_empty": FailureCause.RESULT_REJECTED,
+    "internal_error": FailureCause.INTERNAL,
+    "storage_failed": FailureCause.INTERNAL,
+    "queue_unavailable": FailureCause.INTERNAL,
+    "dead_lettered": FailureCause.INTERNAL,  # every delivery failed without recording why
+}
+
+
+@dataclass(frozen=True)
+class AsyncRule:
+    """The thresholds of "Deciding on async" (docs/runbook.md), read by `infra report` (infra/ops/decision.py) and
+    shown by the /ops "sync health" view. Shares are of the ended runs in the window. The gap between turning
+    async on (2 %) and off (0.5 %) keeps a stack near one threshold from flipping back and forth."""
+
+    min_ended_runs: int = 200  # fewer ended runs than this in the window: no recommendation, only what to watch
+    near_budget_margin: float = 0.2  # a duration at or above (1 - margin) x its budget "came within 20 %" of it
+    on_absorbable_share: float = 0.02  # sync: failures async would absorb, of ended sync runs
+    on_near_budget_share: float = 0.05  # sync: runs whose provider call or download came within the margin
+    off_retried_share: float = 0.005  # async: retried deliveries per ended async run (what async rescued)
+    off_near_budget_share: float = 0.01  # async: tasks that would have come within the margin of a sync call
+
+
+ASYNC_RULE = AsyncRule()
+
+
 # -- what each Worker's contract.js exports ----------------------------------------------------------------
 
 
@@ -202,4 +306,7 @@ EXPORTS: Mapping[str, Export] = {
     "MODELS": Export(MODELS, "Each model's upstream modes.", _BACKEND),
     "ERROR": Export(ErrorCode, "`error.code` of the API's error envelope.", _BOTH),
     "ERROR_STATUS": Export(ERROR_STATUS, "The HTTP status of each error code.", _BOTH),
+    "FAILURE_CODES": Export(FAILURE_CODES, "Each run error code's (or code prefix's, `*`) failure cause.", _BACKEND),
+    "FAILURE_CAUSES": Export(FAILURE_CAUSES, "Each failure cause: its label, and whether async absorbs it.", _BACKEND),
+    "ASYNC_RULE": Export(ASYNC_RULE, "The thresholds of the runbook's rule for deciding on async.", _BACKEND),
 }

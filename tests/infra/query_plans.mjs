@@ -2,7 +2,7 @@
 /**
  * Every query shape of the backend, planned by the SQLite inside workerd: the Worker's own functions run against
  * a local D1 database (Miniflare, the runtime `wrangler dev` uses) through a binding that records each statement
- * as it is bound; each one is then planned with `EXPLAIN QUERY PLAN` and the very same parameters. D1's own
+ * as it is bound (the backend's own meter, worker_src/backend/meter.js); each one is then planned with `EXPLAIN QUERY PLAN` and the very same parameters. D1's own
  * `rows_read` of every statement a shape ran is summed too: what a shape costs, in the unit D1 bills. Prints one
  * JSON object `{statements: [{shape, sql, params, plan}], reads: {shape: rows}}`; tests/infra/test_query_plans.py
  * holds every plan to the index rule and the reads to the size of the database.
@@ -14,6 +14,7 @@ import { Miniflare } from "miniflare";
 import { STATUS } from "../../worker_src/backend/contract.js";
 import { lastAttemptError } from "../../worker_src/backend/deadletter.js";
 import { acquireLease, heldBy, releaseLease } from "../../worker_src/backend/leases.js";
+import { watchD1 } from "../../worker_src/backend/meter.js";
 import { opsSummary, parseStep, parseWindow } from "../../worker_src/backend/ops.js";
 import { purgeExpired } from "../../worker_src/backend/retention.js";
 import {
@@ -41,49 +42,11 @@ const reads = {};
 
 try {
   const real = /** @type {D1Database} */ (/** @type {unknown} */ (await mf.getD1Database("DB")));
-  const tally = (/** @type {D1Result[]} */ ...results) => {
-    for (const r of results) reads[shape] = (reads[shape] ?? 0) + (r.meta.rows_read ?? 0);
-  };
-  /** Bound statements the Worker holds, by the real ones a batch must be given. */
-  const unwrapped = new WeakMap();
-  /**
-   * A statement that records its SQL and parameters when bound and its rows read when run.
-   * @param {D1PreparedStatement} statement @param {string} sql @returns {D1PreparedStatement}
-   */
-  const watched = (statement, sql) => {
-    const proxy = new Proxy(statement, {
-      get(target, name) {
-        if (name === "bind") {
-          return (/** @type {unknown[]} */ ...params) => {
-            recorded.push({ shape, sql, params });
-            return watched(target.bind(...params), sql);
-          };
-        }
-        if (name === "all" || name === "run") return async () => { const r = await target.all(); tally(r); return r; };
-        if (name === "first") {
-          return async (/** @type {string} */ column) => {
-            const r = await target.all();
-            tally(r);
-            const row = /** @type {Record<string, unknown> | undefined} */ (r.results[0]);
-            return row === undefined ? null : column ? row[column] : row;
-          };
-        }
-        const value = Reflect.get(target, name);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    unwrapped.set(proxy, statement);
-    return proxy;
-  };
-  /** A D1 binding that records what the Worker binds and reads; everything else is the real binding. */
-  const db = /** @type {D1Database} */ (/** @type {unknown} */ ({
-    prepare: (/** @type {string} */ sql) => watched(real.prepare(sql), sql),
-    batch: async (/** @type {D1PreparedStatement[]} */ statements) => {
-      const results = await real.batch(statements.map((s) => unwrapped.get(s) ?? s));
-      tally(...results);
-      return results;
-    },
-  }));
+  /** A D1 binding that records what the Worker binds and reads (the backend's own meter.js); the rest is real. */
+  const db = watchD1(real, {
+    bound: (sql, params) => recorded.push({ shape, sql, params }),
+    ran: (meta) => { reads[shape] = (reads[shape] ?? 0) + (meta.rows_read ?? 0); },
+  });
   const media = await mf.getR2Bucket("MEDIA");
   const as = async (/** @type {string} */ name, /** @type {() => Promise<unknown>} */ work) => {
     shape = name;
@@ -135,10 +98,10 @@ try {
   await as("last failed attempt", () => lastAttemptError(db, id));
 
   // -- the ops summary for every kind of window, and the cron
-  const retention = { days: 8, mediaExpireDays: 7 };
+  const stack = { retentionDays: 8, mediaExpireDays: 7, upstreamTimeoutMs: 120000, downloadTimeoutMs: 30000, asyncEnabled: true };
   for (const [window, step] of [["1h", null], ["6h", "1h"], ["24h", null], ["7d", "1d"], ["30d", null]]) {
     const parsed = parseWindow(window);
-    await as(`ops summary ${window}`, () => opsSummary(db, parsed, retention, { step: parseStep(step, parsed) }));
+    await as(`ops summary ${window}`, () => opsSummary(db, parsed, stack, { step: parseStep(step, parsed) }));
   }
   const env = /** @type {import("../../worker_src/backend/config.js").Env} */ (/** @type {unknown} */ ({ DB: db, MEDIA: media }));
   const cfg = /** @type {import("../../worker_src/backend/config.js").Config} */ (/** @type {unknown} */ ({ sweepAfterSeconds: 3600, retentionDays: 8 }));

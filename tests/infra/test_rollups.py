@@ -1,6 +1,6 @@
-"""The rollup schema of migration 0003 against the real SQLite file the local D1 uses: the Worker's idea of the
-columns is the table's, `run_cells` puts each run where its definition says, a recount finds a tampered cell,
-and migrating a database that already holds runs leaves rollups equal to their recount."""
+"""The rollup schema of migrations 0003 and 0005 against the real SQLite file the local D1 uses: the Worker's idea
+of the columns is the table's, `run_cells` puts each run where its definition says, a recount finds a tampered
+cell, and migrating a database that already holds runs leaves rollups equal to their recount."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ CREATED_S = 1772600767  # CREATED as unix seconds
 def worker_rollups() -> dict:
     """What worker_src/backend/rollups.js exports, read by Node itself."""
     script = ("import('./worker_src/backend/rollups.js').then((m) => console.log(JSON.stringify("
-              "{measures: m.MEASURES, bounds: m.LATENCY_BOUNDS_MS, grains: m.GRAIN})))")
+              "{measures: m.MEASURES, bounds: m.LATENCY_BOUNDS_MS, task_bounds: m.TASK_BOUNDS_MS, grains: m.GRAIN})))")
     done = subprocess.run(["node", "-e", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
@@ -42,16 +42,20 @@ def db(tmp_path: Path) -> LocalD1Executor:
 
 
 def insert_run(db: LocalD1Executor, run_id: str, status: str, *, completed_ms: int | None = None,
-               mode: str = "sync", error_code: str | None = None, polls: int = 0, retries: int = 0) -> None:
+               mode: str = "sync", error_code: str | None = None, polls: int = 0, retries: int = 0,
+               task_ms: int | None = None, task_near_budget: int | None = None, download_ms: int | None = None,
+               download_near_budget: int | None = None, image_bytes: int | None = None) -> None:
     """A run created at CREATED, ended `completed_ms` later (if it ended), written as raw SQL."""
     completed = None if completed_ms is None else (
         datetime.fromisoformat(CREATED) + timedelta(milliseconds=completed_ms)).isoformat(timespec="milliseconds")
     db.query(
         "INSERT INTO runs (id, request_id, request_hash, provider, model, status, prompt, parameters, attempts, "
-        "created_at, updated_at, completed_at, mode, error_code, polls, retries) "
-        "VALUES (?, 'req', 'h', 'dashscope', 'm', ?, 'p', '{}', 1, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, updated_at, completed_at, mode, error_code, polls, retries, task_ms, task_near_budget, "
+        "download_ms, download_near_budget, image_bytes) "
+        "VALUES (?, 'req', 'h', 'dashscope', 'm', ?, 'p', '{}', 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [run_id, status, CREATED, CREATED, completed and completed.replace("+00:00", "Z"), mode, error_code,
-         polls, retries],  # type: ignore[list-item]
+         polls, retries, task_ms, task_near_budget, download_ms, download_near_budget,
+         image_bytes],  # type: ignore[list-item]
     )
 
 
@@ -61,8 +65,37 @@ def test_the_workers_measures_are_the_tables_columns_in_order(db: LocalD1Executo
     assert keys == ["grain", "bucket", "mode", "status", "error_code"]
     assert measures == worker["measures"]
     assert [m for m in measures if m.startswith("lat_le_")] == [f"lat_le_{ms}" for ms in worker["bounds"]]
+    assert [m for m in measures if m.startswith("task_le_")] == [f"task_le_{ms}" for ms in worker["task_bounds"]]
     assert worker["bounds"] == sorted(set(worker["bounds"]))
+    assert worker["task_bounds"] == sorted(set(worker["task_bounds"])) and set(worker["task_bounds"]) <= set(
+        worker["bounds"])
     assert sorted(worker["grains"].values()) == [60, HOUR, DAY]
+
+
+def test_every_table_stays_within_d1s_100_columns(db: LocalD1Executor) -> None:
+    """D1 refuses a table of more than 100 columns; the local SQLite would not."""
+    tables = [r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    widths = {t: len(db.query(f"PRAGMA table_info({t})")) for t in tables}
+    assert widths["run_rollups"] == 86 and max(widths.values()) <= 100, widths
+
+
+def test_the_task_histogram_counts_only_runs_timed_against_a_budget(db: LocalD1Executor) -> None:
+    """Runs that ended before 0005 carry a task time but no budget flag: they stay out of the new measures."""
+    bounds = worker_rollups()["task_bounds"]
+    timed = [(bounds[0], 0), (bounds[0] + 1, 0), (bounds[9], 1), (bounds[-1] + 1, 1)]
+    for i, (ms, near) in enumerate(timed):
+        insert_run(db, f"t{i}", "succeeded", completed_ms=ms + 500, task_ms=ms, task_near_budget=near,
+                   download_ms=400 + i, download_near_budget=int(i == 3), image_bytes=1000 * (i + 1))
+    insert_run(db, "old", "succeeded", completed_ms=9000, task_ms=8000)
+    insert_run(db, "open", "running", task_ms=1000, task_near_budget=1, download_ms=5, image_bytes=7)
+    [recount] = db.query("SELECT * FROM run_rollup_recount WHERE grain = 3600 AND status = 'succeeded'")
+    assert (recount["task_runs"], recount["timed_runs"], recount["task_near_budget"]) == (5, 4, 2)
+    assert [recount[f"task_le_{b}"] for b in bounds] == [sum(ms <= b for ms, _ in timed) for b in bounds]
+    assert (recount["download_runs"], recount["download_ms"], recount["download_near_budget"],
+            recount["image_bytes"]) == (4, 400 + 401 + 402 + 403, 1, 10_000)
+    [active] = db.query("SELECT timed_runs, task_near_budget, download_runs, image_bytes FROM run_rollup_recount "
+                        "WHERE grain = 3600 AND status = 'running'")
+    assert active == {"timed_runs": 0, "task_near_budget": 0, "download_runs": 0, "image_bytes": 0}
 
 
 def test_a_run_has_one_cell_per_grain_in_the_interval_it_was_created(db: LocalD1Executor) -> None:

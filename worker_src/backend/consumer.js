@@ -19,6 +19,7 @@ import { EVENT, STATUS, TERMINAL } from "./contract.js";
 import { UpstreamError, queryTask, submitTask } from "./dashscope.js";
 import { sendJob } from "./jobs.js";
 import { acquireLease, heldBy, leaseSeconds, releaseLease } from "./leases.js";
+import { nearBudget } from "./rollups.js";
 import { addEvent, getRun, transition } from "./runs.js";
 import { failRun, storeResults } from "./workflow.js";
 
@@ -168,7 +169,10 @@ async function persist(step, task, polls) {
   }
   if (run.status !== STATUS.PERSISTING) {
     const moved = await transition(env.DB, run.id, STATUS.PERSISTING, {
-      set: { polls, task_ms: task.durationMs },
+      set: {
+        polls, task_ms: task.durationMs,
+        task_near_budget: task.durationMs === null ? null : nearBudget(task.durationMs, cfg.upstreamTimeoutMs),
+      },
       guard,
       detail: { images: task.urls.length, polls },
     });

@@ -135,6 +135,79 @@ export const ERROR_STATUS = Object.freeze({
 });
 
 /**
+ * Each run error code's (or code prefix's, `*`) failure cause.
+ * @type {Readonly<Record<string, string>>}
+ */
+export const FAILURE_CODES = Object.freeze({
+  "Throttling*": "throttled",
+  "HTTP429": "throttled",
+  "InternalError*": "upstream_error",
+  "HTTP5*": "upstream_error",
+  "upstream_unreachable": "upstream_error",
+  "bad_upstream_response": "upstream_error",
+  "task_failed": "upstream_error",
+  "task_canceled": "upstream_error",
+  "task_unknown": "upstream_error",
+  "result_lost": "upstream_error",
+  "result_http_error": "upstream_error",
+  "result_truncated": "upstream_error",
+  "upstream_timeout": "timeout",
+  "RequestTimeOut": "timeout",
+  "HTTP408": "timeout",
+  "download_timeout": "timeout",
+  "task_timeout": "timeout",
+  "abandoned": "abandoned",
+  "InvalidParameter*": "invalid_input",
+  "BadRequest*": "invalid_input",
+  "HTTP400": "invalid_input",
+  "DataInspectionFailed": "content_inspection",
+  "InvalidParameter.DataInspection*": "content_inspection",
+  "InvalidApiKey": "key_or_quota",
+  "AccessDenied*": "key_or_quota",
+  "Arrearage": "key_or_quota",
+  "HTTP401": "key_or_quota",
+  "HTTP403": "key_or_quota",
+  "result_url_invalid": "result_rejected",
+  "result_url_not_https": "result_rejected",
+  "result_host_not_allowed": "result_rejected",
+  "result_too_many_redirects": "result_rejected",
+  "result_bad_content_type": "result_rejected",
+  "result_too_large": "result_rejected",
+  "result_empty": "result_rejected",
+  "internal_error": "internal",
+  "storage_failed": "internal",
+  "queue_unavailable": "internal",
+  "dead_lettered": "internal",
+});
+
+/**
+ * Each failure cause: its label, and whether async absorbs it.
+ * @type {Readonly<Record<string, {label: string, absorbed: boolean}>>}
+ */
+export const FAILURE_CAUSES = Object.freeze({
+  "throttled": Object.freeze({ label: "upstream throttling (429)", absorbed: true }),
+  "upstream_error": Object.freeze({ label: "upstream 5xx, unreachable or a failed task", absorbed: true }),
+  "timeout": Object.freeze({ label: "timeouts (provider call, download, task)", absorbed: true }),
+  "abandoned": Object.freeze({ label: "abandoned by a dying request", absorbed: true }),
+  "invalid_input": Object.freeze({ label: "invalid input", absorbed: false }),
+  "content_inspection": Object.freeze({ label: "content inspection", absorbed: false }),
+  "key_or_quota": Object.freeze({ label: "API key, access or quota", absorbed: false }),
+  "result_rejected": Object.freeze({ label: "result refused by the download rules", absorbed: false }),
+  "internal": Object.freeze({ label: "our own errors (storage, queue, code)", absorbed: false }),
+  "unclassified": Object.freeze({ label: "unclassified codes", absorbed: false }),
+});
+
+/** The thresholds of the runbook's rule for deciding on async. */
+export const ASYNC_RULE = Object.freeze({
+  minEndedRuns: 200,
+  nearBudgetMargin: 0.2,
+  onAbsorbableShare: 0.02,
+  onNearBudgetShare: 0.05,
+  offRetriedShare: 0.005,
+  offNearBudgetShare: 0.01,
+});
+
+/**
  * The backend Worker's `env`, derived from infra/model/bindings.py: a property in [brackets] is bound only
  * on stacks where its condition holds (and required there).
  * @typedef {object} Env

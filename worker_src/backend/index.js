@@ -2,7 +2,7 @@
 /**
  * Backend Worker entry: routes `/api/*`, gives every response an `X-Request-Id`, renders errors as
  * `{"error": {"code", "message", "request_id"}}` (plain 404/405 for unknown paths and methods) and logs one
- * line per request without any request header. Also the queue consumer and the cron (sweeper, retention purge).
+ * line per request without any request header, with what it cost in D1 (meter.js). Also the queue consumer and the cron (sweeper, retention purge).
  * A missing or malformed binding stops every entry point: requests get 503 `misconfigured` naming the
  * bindings (so does `/api/health`), queue deliveries and cron ticks throw.
  */
@@ -10,6 +10,7 @@
 import { readConfig } from "./config.js";
 import { ERROR, Misconfigured } from "./contract.js";
 import { HttpError, errorResponse, methodNotAllowed, notFound, requestIdOf, withHeader } from "./http.js";
+import { metered } from "./meter.js";
 import { consume } from "./queue.js";
 import { purgeExpired } from "./retention.js";
 import { generate, health, listRunsRoute, media, opsSummaryRoute, retryRun, showRun } from "./routes.js";
@@ -37,9 +38,10 @@ export default {
     const started = Date.now();
     const requestId = requestIdOf(request);
     const url = new URL(request.url);
+    const d1 = metered(env);
     let response;
     try {
-      response = await dispatch(request, env, ctx, url, requestId);
+      response = await dispatch(request, d1.env, ctx, url, requestId);
     } catch (err) {
       if (!(err instanceof HttpError)) {
         console.error(JSON.stringify({ request_id: requestId, error: String(err instanceof Error ? err.stack : err) }));
@@ -54,6 +56,7 @@ export default {
         path: url.pathname,
         status: response.status,
         ms: Date.now() - started,
+        d1: d1.used,
       }),
     );
     return response;
@@ -75,9 +78,10 @@ export default {
   async scheduled(controller, env) {
     const cfg = readConfig(env);
     const at = new Date(controller.scheduledTime);
-    const swept = await sweepAbandonedRuns(env, cfg, at);
-    const purged = await purgeExpired(env.DB, cfg, at);
-    console.log(JSON.stringify({ cron: controller.cron, swept: swept.length, purged }));
+    const d1 = metered(env);
+    const swept = await sweepAbandonedRuns(d1.env, cfg, at);
+    const purged = await purgeExpired(d1.env.DB, cfg, at);
+    console.log(JSON.stringify({ cron: controller.cron, swept: swept.length, purged, d1: d1.used }));
   },
 };
 

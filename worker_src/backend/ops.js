@@ -9,12 +9,17 @@
  * stops at `DEAD_LETTERS_COUNTED`). It starts at the beginning of the minute (up to
  * 6 h) or hour it begins in, for the cells and the latest failures alike. The oldest run in progress, the dead
  * letters waiting and the latest failures are index seeks on `runs` (0001), bounded by LIMIT or by the runs
- * waiting.
+ * waiting. `health` is the evidence for deciding on async (docs/runbook.md): per mode, failures by cause (what a
+ * retry would absorb, failures.js), the provider time and the sync request time against the stack's budgets, the
+ * runs that came within `ASYNC_RULE.nearBudgetMargin` of one, polls, retries, queue wait and dead letters.
  */
 
-import { ACTIVE, STATUS, STATUSES, TERMINAL } from "./contract.js";
+import { ACTIVE, ASYNC_RULE, STATUS, STATUSES, TERMINAL } from "./contract.js";
+import { absorbed, causeOf } from "./failures.js";
 import { invalid } from "./http.js";
-import { HISTOGRAM, LATENCY_BOUNDS_MS, MEASURES, cellsFor, percentile, rangesWhere } from "./rollups.js";
+import {
+  HISTOGRAM, LATENCY_BOUNDS_MS, MEASURES, TASK_BOUNDS_MS, TASK_HISTOGRAM, cellsFor, percentile, rangesWhere,
+} from "./rollups.js";
 
 const DURATION = /^(\d{1,4})([mhd])$/;
 const UNIT_SECONDS = { m: 60, h: 3600, d: 86400 };
@@ -72,11 +77,13 @@ function label(seconds) {
 }
 
 /**
- * @typedef {{days: number | null, mediaExpireDays: number | null}} Retention  the stack's settings (config.js)
- * @param {D1Database} db @param {{text: string, seconds: number}} window @param {Retention} retention
+ * The stack's settings the summary reports against (config.js).
+ * @typedef {Pick<import("./config.js").Config,
+ *   "retentionDays" | "mediaExpireDays" | "upstreamTimeoutMs" | "downloadTimeoutMs" | "asyncEnabled">} Stack
+ * @param {D1Database} db @param {{text: string, seconds: number}} window @param {Stack} stack
  * @param {{step?: number | null, nowMs?: number}} [options]
  */
-export async function opsSummary(db, window, retention, options = {}) {
+export async function opsSummary(db, window, stack, options = {}) {
   const nowMs = options.nowMs ?? Date.now();
   const { series: grain, start, ranges } = cellsFor(window.seconds, nowMs);
   const step = options.step ?? STEPS.find((s) => s >= grain && window.seconds / s <= POINTS_AUTO) ?? 86400;
@@ -87,6 +94,7 @@ export async function opsSummary(db, window, retention, options = {}) {
   const cells = `FROM run_rollups WHERE ${all.sql}`;
   const terminal = TERMINAL.map(() => "?").join(", ");
   const sums = MEASURES.map((m) => `SUM(${m}) AS ${m}`);
+  const ENDED = [STATUS.FAILED, STATUS.DEAD_LETTERED];
   const oldest = (/** @type {string} */ status) =>
     db.prepare("SELECT id, status, created_at FROM runs WHERE status = ? ORDER BY created_at, id LIMIT 1").bind(status);
   const failures = (/** @type {string} */ status) =>
@@ -96,7 +104,6 @@ export async function opsSummary(db, window, retention, options = {}) {
          WHERE status = ? AND created_at >= ? ORDER BY created_at DESC, id DESC LIMIT ?`,
       )
       .bind(status, since, FAILURES_SHOWN);
-  const ENDED = [STATUS.FAILED, STATUS.DEAD_LETTERED];
   const results = await db.batch([
     db.prepare(`SELECT bucket - bucket % ? AS t, status, SUM(runs) AS runs FROM run_rollups WHERE ${drawn.sql}
                 GROUP BY t, status`)
@@ -106,6 +113,10 @@ export async function opsSummary(db, window, retention, options = {}) {
     db.prepare(`SELECT mode, status, error_code, SUM(runs) AS runs ${cells} AND error_code <> ''
                 GROUP BY mode, status, error_code HAVING SUM(runs) > 0 ORDER BY runs DESC, error_code LIMIT ?`)
       .bind(...all.params, ERRORS_SHOWN),
+    // Every code of the window's ended failures, for their causes: at most one row per (mode, status, code).
+    db.prepare(`SELECT mode, status, error_code, SUM(runs) AS runs ${cells} AND status IN (?, ?)
+                GROUP BY mode, status, error_code HAVING SUM(runs) > 0`)
+      .bind(...all.params, ...ENDED),
     db.prepare("SELECT COUNT(*) AS n FROM (SELECT 1 FROM runs WHERE status = ? LIMIT ?)")
       .bind(STATUS.DEAD_LETTERED, DEAD_LETTERS_COUNTED + 1),
     ...ACTIVE.map(oldest),
@@ -123,12 +134,13 @@ export async function opsSummary(db, window, retention, options = {}) {
   const le = LATENCY_BOUNDS_MS.map((_, i) => MODES.reduce((n, m) => n + byMode[m].succeeded.latency_le[i], 0));
   const succeeded = MODES.reduce((n, m) => n + byMode[m].succeeded.runs, 0);
   const latencySum = MODES.reduce((n, m) => n + byMode[m].succeeded.latency_ms, 0);
-  const active = ACTIVE.map((_, i) => rows(4 + i)[0]).filter(Boolean);
+  const FIRST_OLDEST = 5;
+  const active = ACTIVE.map((_, i) => rows(FIRST_OLDEST + i)[0]).filter(Boolean);
   const first = active.sort((a, b) => (a.created_at < b.created_at ? -1 : 1))[0];
-  const purgeAt = 4 + ACTIVE.length + ENDED.length;
+  const purgeAt = FIRST_OLDEST + ACTIVE.length + ENDED.length;
   const [last] = rows(purgeAt);
   const [purged] = rows(purgeAt + 1);
-  const failed = ENDED.flatMap((_, i) => rows(4 + ACTIVE.length + i))
+  const failed = ENDED.flatMap((_, i) => rows(FIRST_OLDEST + ACTIVE.length + i))
     .sort((a, b) => (a.created_at < b.created_at ? 1 : -1))
     .slice(0, FAILURES_SHOWN);
   return {
@@ -136,8 +148,8 @@ export async function opsSummary(db, window, retention, options = {}) {
       cell_seconds: ranges[0].grain },
     counts,
     total: Object.values(counts).reduce((a, b) => a + b, 0),
-    dead_lettered: Math.min(DEAD_LETTERS_COUNTED, Number(rows(3)[0].n)),
-    dead_lettered_capped: Number(rows(3)[0].n) > DEAD_LETTERS_COUNTED,
+    dead_lettered: Math.min(DEAD_LETTERS_COUNTED, Number(rows(4)[0].n)),
+    dead_lettered_capped: Number(rows(4)[0].n) > DEAD_LETTERS_COUNTED,
     oldest_active: first
       ? {
           run_id: first.id,
@@ -158,9 +170,10 @@ export async function opsSummary(db, window, retention, options = {}) {
     series: { step_seconds: step, points: series.map((p) => ({ at: new Date(p.t * 1000).toISOString(), counts: p.counts })) },
     by_mode: byMode,
     errors: rows(2).map((r) => ({ mode: r.mode, status: r.status, code: r.error_code, runs: Number(r.runs) })),
+    health: healthOf(byMode, rows(3), stack),
     retention: {
-      days: retention.days,
-      media_expire_days: retention.mediaExpireDays,
+      days: stack.retentionDays,
+      media_expire_days: stack.mediaExpireDays,
       last_purge: last ? { ...last, more: last.more === 1 } : null,
       purged_in_window: purged,
     },
@@ -192,6 +205,77 @@ function seriesOf(rows, start, nowMs, step) {
 }
 
 /**
+ * The failures of one mode and cause, with their codes.
+ * @typedef {{mode: string, cause: string, absorbed: boolean, runs: number,
+ *   codes: {status: string, code: string, runs: number}[]}} Failures
+ */
+
+/**
+ * The evidence for deciding on async, per mode, from the terminal cells' measures and the failures' codes.
+ * @param {ReturnType<typeof byModeOf>} byMode @param {Record<string, any>[]} codes @param {Stack} stack
+ */
+function healthOf(byMode, codes, stack) {
+  /** @type {Map<string, Failures>} */
+  const causes = new Map();
+  for (const r of codes) {
+    const cause = causeOf(r.error_code);
+    const key = `${r.mode}/${cause}`;
+    /** @type {Failures} */
+    const entry = causes.get(key) ?? { mode: r.mode, cause, absorbed: absorbed(cause), runs: 0, codes: [] };
+    entry.runs += Number(r.runs);
+    entry.codes.push({ status: r.status, code: r.error_code, runs: Number(r.runs) });
+    causes.set(key, entry);
+  }
+  const failures = [...causes.values()].sort((a, b) => b.runs - a.runs || (a.cause < b.cause ? -1 : 1));
+  const sum = (/** @type {(typeof byMode)["sync"]} */ cells, /** @type {(c: any) => number} */ pick) =>
+    TERMINAL.reduce((n, status) => n + pick(cells[status]), 0);
+  const modes = Object.fromEntries(MODES.map((mode) => {
+    const cells = byMode[mode];
+    const ended = sum(cells, (c) => c.runs);
+    const mine = failures.filter((f) => f.mode === mode);
+    const timedLe = TASK_BOUNDS_MS.map((_, i) => sum(cells, (c) => c.timed.le[i]));
+    const timed = sum(cells, (c) => c.timed.runs);
+    const requestLe = LATENCY_BOUNDS_MS.map((_, i) => sum(cells, (c) => c.latency_le[i]));
+    const downloads = sum(cells, (c) => c.download.runs);
+    const waits = sum(cells, (c) => c.queue_wait.runs);
+    return [mode, {
+      ended,
+      succeeded: cells.succeeded.runs,
+      dead_lettered: cells.dead_lettered.runs,
+      absorbed: mine.filter((f) => f.absorbed).reduce((n, f) => n + f.runs, 0),
+      not_absorbed: mine.filter((f) => !f.absorbed).reduce((n, f) => n + f.runs, 0),
+      polls: sum(cells, (c) => c.polls),
+      retries: sum(cells, (c) => c.retries),
+      queue_wait_mean_ms: waits ? Math.round(sum(cells, (c) => c.queue_wait.ms) / waits) : null,
+      provider: {
+        runs: timed, near_budget: sum(cells, (c) => c.timed.near_budget),
+        p50: percentile(timedLe, timed, 0.5, TASK_BOUNDS_MS), p95: percentile(timedLe, timed, 0.95, TASK_BOUNDS_MS),
+        p99: percentile(timedLe, timed, 0.99, TASK_BOUNDS_MS),
+      },
+      download: {
+        runs: downloads, near_budget: sum(cells, (c) => c.download.near_budget),
+        mean_ms: downloads ? Math.round(sum(cells, (c) => c.download.ms) / downloads) : null,
+      },
+      request: {
+        runs: ended, p50: percentile(requestLe, ended, 0.5), p95: percentile(requestLe, ended, 0.95),
+        p99: percentile(requestLe, ended, 0.99),
+      },
+      image_bytes: sum(cells, (c) => c.image_bytes),
+    }];
+  }));
+  return {
+    async_enabled: stack.asyncEnabled,
+    budgets: {
+      upstream_request_ms: stack.upstreamTimeoutMs, download_ms: stack.downloadTimeoutMs,
+      near_budget_margin: ASYNC_RULE.nearBudgetMargin,
+    },
+    task_bounds_ms: TASK_BOUNDS_MS,
+    by_mode: modes,
+    failures,
+  };
+}
+
+/**
  * The terminal cells' measures, for both modes and every terminal status (zeros where there were none).
  * @param {Record<string, any>[]} rows
  */
@@ -199,6 +283,8 @@ function byModeOf(rows) {
   const empty = () => ({
     runs: 0, polls: 0, attempts: 0, retries: 0, queue_wait: { runs: 0, ms: 0 }, task: { runs: 0, ms: 0 },
     latency_ms: 0, latency_le: LATENCY_BOUNDS_MS.map(() => 0),
+    timed: { runs: 0, near_budget: 0, le: TASK_BOUNDS_MS.map(() => 0) },
+    download: { runs: 0, ms: 0, near_budget: 0 }, image_bytes: 0,
   });
   /** @type {Record<"sync" | "async", Record<string, ReturnType<typeof empty>>>} */
   const out = { sync: {}, async: {} };
@@ -211,6 +297,12 @@ function byModeOf(rows) {
       queue_wait: { runs: Number(r.queue_wait_runs), ms: Number(r.queue_wait_ms) },
       task: { runs: Number(r.task_runs), ms: Number(r.task_ms) },
       latency_ms: Number(r.latency_ms), latency_le: HISTOGRAM.map((column) => Number(r[column])),
+      timed: {
+        runs: Number(r.timed_runs), near_budget: Number(r.task_near_budget),
+        le: TASK_HISTOGRAM.map((column) => Number(r[column])),
+      },
+      download: { runs: Number(r.download_runs), ms: Number(r.download_ms), near_budget: Number(r.download_near_budget) },
+      image_bytes: Number(r.image_bytes),
     });
   }
   return out;

@@ -2,7 +2,7 @@
 /**
  * The `queue()` entry: both queues are consumed by this Worker and told apart by `batch.queue`. Messages of
  * a batch are handled concurrently and each is acked or retried explicitly, never the batch as a whole; one
- * log line per message, without the message body.
+ * log line per message, without the message body, with what it cost in D1 (meter.js).
  */
 
 import { readConfig } from "./config.js";
@@ -10,6 +10,7 @@ import { handleJob, retry } from "./consumer.js";
 import { Misconfigured } from "./contract.js";
 import { handleDeadLetter } from "./deadletter.js";
 import { parseJob } from "./jobs.js";
+import { metered } from "./meter.js";
 
 /**
  * @param {MessageBatch<unknown>} batch @param {import("./config.js").Env} env
@@ -30,6 +31,7 @@ export async function consume(batch, env) {
   await Promise.all(
     batch.messages.map(async (message) => {
       const started = Date.now();
+      const d1 = metered(env);
       const job = parseJob(message.body);
       /** @type {import("./consumer.js").Decision} */
       let decision;
@@ -37,7 +39,7 @@ export async function consume(batch, env) {
         decision = { action: "ack", outcome: "malformed" };
       } else {
         try {
-          decision = await handler(env, cfg, job, { id: message.id, attempts: message.attempts });
+          decision = await handler(d1.env, cfg, job, { id: message.id, attempts: message.attempts });
         } catch (err) {
           console.error(JSON.stringify({ queue: batch.queue, message_id: message.id, error: String(err instanceof Error ? err.stack : err) }));
           decision = retry("error", cfg.jobs.initialDelaySeconds);
@@ -56,6 +58,7 @@ export async function consume(batch, env) {
           action: decision.action,
           ...(decision.action === "retry" ? { delay_seconds: decision.delaySeconds } : {}),
           ms: Date.now() - started,
+          d1: d1.used,
         }),
       );
     }),

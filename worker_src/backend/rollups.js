@@ -1,11 +1,13 @@
 // @ts-check
 /**
- * Run rollups (migration 0003): cells of runs per interval of their creation, by mode, status and error code,
- * with counts, a cumulative latency histogram and the terminal runs' polls, attempts, retries, queue wait and
- * provider time. A run's cells are defined once, by the view `run_cells`; every status change subtracts them
+ * Run rollups (migrations 0003, 0005): cells of runs per interval of their creation, by mode, status and error
+ * code, with counts, a cumulative latency histogram and the terminal runs' polls, attempts, retries, queue wait,
+ * provider time (with its histogram and the runs near the upstream request budget), download time and bytes. A run's cells are defined once, by the view `run_cells`; every status change subtracts them
  * before its UPDATE and adds them after it, in the same batch (runs.js), so the cells always equal a recount
  * of the raw rows (the view `run_rollup_recount`) and the ops summary reads a bounded number of rows.
  */
+
+import { ASYNC_RULE } from "./contract.js";
 
 /**
  * Interval lengths in seconds, with the longest window whose series each draws (`WINDOW_MAX_SECONDS`) and how long
@@ -28,17 +30,41 @@ export const LATENCY_BOUNDS_MS = Object.freeze([
   1000000, 1800000, 3600000, 86400000,
 ]);
 
+/**
+ * Upper bounds (ms) of the provider-time histogram (0005), columns `task_le_<ms>`: a subset of the latency bounds
+ * covering the upstream request timeouts settings allow (up to 300 s) and the longest async tasks; `timed_runs` is
+ * +Inf.
+ * @type {readonly number[]}
+ */
+export const TASK_BOUNDS_MS = Object.freeze([
+  1000, 2000, 3000, 5000, 8000, 10000, 15000, 20000, 25000, 30000, 40000, 50000, 60000, 80000, 100000,
+  125000, 150000, 200000, 250000, 300000, 600000, 3600000,
+]);
+
 const KEYS = ["grain", "bucket", "mode", "status", "error_code"];
 /** @type {readonly string[]} */
 export const HISTOGRAM = Object.freeze(LATENCY_BOUNDS_MS.map((ms) => `lat_le_${ms}`));
+/** @type {readonly string[]} */
+export const TASK_HISTOGRAM = Object.freeze(TASK_BOUNDS_MS.map((ms) => `task_le_${ms}`));
 /**
- * Every measure column of `run_rollups`, in table order (tests/infra/test_rollups.py holds it to the migration).
+ * Every measure column of `run_rollups`, in table order (tests/infra/test_rollups.py holds it to the migrations).
  * @type {readonly string[]}
  */
 export const MEASURES = Object.freeze([
   "runs", "polls", "attempts", "retries", "queue_wait_runs", "queue_wait_ms", "task_runs", "task_ms", "latency_ms",
   ...HISTOGRAM,
+  "timed_runs", "task_near_budget", ...TASK_HISTOGRAM, "download_runs", "download_ms", "download_near_budget",
+  "image_bytes",
 ]);
+
+/**
+ * 0005's budget flag: 1 when `ms` came within `ASYNC_RULE.nearBudgetMargin` of `budgetMs` (at or above
+ * (1 − margin) × budget), else 0.
+ * @param {number} ms @param {number} budgetMs @returns {0 | 1}
+ */
+export function nearBudget(ms, budgetMs) {
+  return ms >= (1 - ASYNC_RULE.nearBudgetMargin) * budgetMs ? 1 : 0;
+}
 
 /**
  * Add (`sign` 1) or subtract (−1) the cells of the runs that `filter` selects from `run_cells`; a cell that does
@@ -95,10 +121,11 @@ export function rangesWhere(ranges) {
  * Nearest-rank percentile from a cumulative histogram: the upper bound of the bucket holding rank ⌈q·n⌉, or the
  * last bound when the rank lies beyond it; null without any run.
  * @param {number[]} le cumulative counts per bound @param {number} n all runs (+Inf) @param {number} q 0 < q ≤ 1
+ * @param {readonly number[]} [bounds] the histogram's bounds (default: the latency histogram's)
  */
-export function percentile(le, n, q) {
+export function percentile(le, n, q, bounds = LATENCY_BOUNDS_MS) {
   if (n === 0) return null;
   const rank = Math.max(1, Math.ceil(q * n));
   const i = le.findIndex((count) => count >= rank);
-  return LATENCY_BOUNDS_MS[i === -1 ? LATENCY_BOUNDS_MS.length - 1 : i];
+  return bounds[i === -1 ? bounds.length - 1 : i];
 }

@@ -117,7 +117,8 @@ export async function retryRun(c) {
   const moved = await transition(c.env.DB, id, STATUS.QUEUED, {
     set: {
       job_seq: seq, polls: 0, error_code: null, error_message: null, provider_task_id: null, provider_request_id: null,
-      mode: "async", queue_wait_ms: null, task_ms: null,
+      mode: "async", queue_wait_ms: null, task_ms: null, task_near_budget: null, download_ms: null,
+      download_near_budget: null, image_bytes: null,
     },
     guard: { sql: "job_seq = ?", params: [run.job_seq] },
     detail: {
@@ -139,8 +140,7 @@ export async function opsSummaryRoute(c) {
     if (name !== "window" && name !== "step") throw invalid(name, "is not a known parameter (expected window, step)");
   }
   const window = parseWindow(query.get("window"));
-  const retention = { days: c.cfg.retentionDays, mediaExpireDays: c.cfg.mediaExpireDays };
-  return json(await opsSummary(c.env.DB, window, retention, { step: parseStep(query.get("step"), window) }));
+  return json(await opsSummary(c.env.DB, window, c.cfg, { step: parseStep(query.get("step"), window) }));
 }
 
 /**

@@ -39,6 +39,10 @@ export const PROVIDER = "dashscope";
  * @property {number | null} queue_wait_ms    async: queued → task submitted (0003)
  * @property {number | null} task_ms          the provider's time: the sync call, or the task's submit → end (0003)
  * @property {string | null} change_id        token of the latest status change (0003; see transitionStatements)
+ * @property {0 | 1 | null} task_near_budget  task_ms came within the margin of the upstream request timeout (0005)
+ * @property {number | null} download_ms     storing the results: download and R2 write (0005)
+ * @property {0 | 1 | null} download_near_budget  download_ms came within the margin of the download timeout (0005)
+ * @property {number | null} image_bytes     bytes stored for the run (0005)
  */
 
 /**
@@ -67,6 +71,7 @@ export const PROVIDER = "dashscope";
 const SETTABLE = [
   "provider_request_id", "provider_task_id", "error_code", "error_message", "completed_at",
   "job_seq", "polls", "lease_token", "lease_expires_at", "mode", "queue_wait_ms", "task_ms",
+  "task_near_budget", "download_ms", "download_near_budget", "image_bytes",
 ];
 
 export function now() {

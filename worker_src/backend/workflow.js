@@ -13,6 +13,7 @@ import { ResultError } from "./download.js";
 import { hex } from "./encoding.js";
 import { HttpError } from "./http.js";
 import { deleteObjects, persistResults } from "./persist.js";
+import { nearBudget } from "./rollups.js";
 import { addEvent, completeRun, createRun, findByIdempotencyKey, getRun, now, transition } from "./runs.js";
 
 /**
@@ -108,8 +109,9 @@ async function callAndStore(env, cfg, run, params) {
     await failRun(env.DB, run.id, err, { stage: "upstream", http_status: err.status, duration_ms: Date.now() - started }, true);
     return err;
   }
+  const taskMs = Date.now() - started;
   const moved = await transition(env.DB, run.id, STATUS.PERSISTING, {
-    set: { provider_request_id: result.requestId, task_ms: Date.now() - started },
+    set: { provider_request_id: result.requestId, task_ms: taskMs, task_near_budget: nearBudget(taskMs, cfg.upstreamTimeoutMs) },
     countAttempt: true,
     detail: { provider_request_id: result.requestId, images: result.imageUrls.length, duration_ms: Date.now() - started },
   });
@@ -137,11 +139,14 @@ export async function storeResults(env, cfg, run, urls, guard) {
     return err;
   }
   const keys = assets.map((a) => a.r2_key);
+  const downloadMs = Date.now() - started;
+  const bytes = assets.reduce((n, a) => n + a.bytes, 0);
   let completed = false;
   try {
     completed = await completeRun(env.DB, run.id, assets, {
       guard,
-      detail: { images: assets.length, bytes: assets.reduce((n, a) => n + a.bytes, 0), duration_ms: Date.now() - started },
+      set: { download_ms: downloadMs, download_near_budget: nearBudget(downloadMs, cfg.downloadTimeoutMs), image_bytes: bytes },
+      detail: { images: assets.length, bytes, duration_ms: downloadMs },
     });
   } finally {
     if (!completed && !(await succeeded(env.DB, run.id))) await deleteObjects(env.MEDIA, keys);
