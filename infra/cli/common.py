@@ -15,12 +15,13 @@ from infra.model.settings import StackSettings, load_settings
 from infra.ops.admin_api import AdminClient
 
 
-def add_admin_arguments(parser: argparse.ArgumentParser, stacks: list[str]) -> None:
+def add_admin_arguments(parser: argparse.ArgumentParser, stacks: list[str],
+                        json_help: str = "the API's JSON as is") -> None:
     """`--stack`, `--base-url`, `--token-file` and `--json`: how every admin-API command is pointed and read."""
     parser.add_argument("--stack", required=True, choices=stacks)
     parser.add_argument("--base-url", help="default: the stack's public_base_url; local: 127.0.0.1:$PORT")
     parser.add_argument("--token-file", type=Path, help="file holding the admin token (default: $ADMIN_TOKEN)")
-    parser.add_argument("--json", action="store_true", help="the API's JSON as is")
+    parser.add_argument("--json", action="store_true", help=json_help)
 
 
 def admin_client(args: argparse.Namespace, action: str) -> AdminClient:

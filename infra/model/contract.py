@@ -307,6 +307,6 @@ EXPORTS: Mapping[str, Export] = {
     "ERROR": Export(ErrorCode, "`error.code` of the API's error envelope.", _BOTH),
     "ERROR_STATUS": Export(ERROR_STATUS, "The HTTP status of each error code.", _BOTH),
     "FAILURE_CODES": Export(FAILURE_CODES, "Each run error code's (or code prefix's, `*`) failure cause.", _BACKEND),
-    "FAILURE_CAUSES": Export(FAILURE_CAUSES, "Each failure cause: its label, and whether async absorbs it.", _BACKEND),
-    "ASYNC_RULE": Export(ASYNC_RULE, "The thresholds of the runbook's rule for deciding on async.", _BACKEND),
+    "FAILURE_CAUSES": Export(FAILURE_CAUSES, "Each failure cause: its label, and whether async absorbs it.", _BOTH),
+    "ASYNC_RULE": Export(ASYNC_RULE, "The thresholds of the runbook's rule for deciding on async.", _BOTH),
 }

@@ -87,6 +87,13 @@ class Lifecycle(Strict):
                 if key_prefix.startswith(r.prefix) and r.expire_after_days is not None]
         return min(days, default=None)
 
+    def infrequent_access_days(self, key_prefix: str) -> int | None:
+        """Days after which objects under `key_prefix` move to Infrequent Access (the earliest such rule), None
+        when none moves them."""
+        days = [r.infrequent_access_after_days for r in self.rules
+                if key_prefix.startswith(r.prefix) and r.infrequent_access_after_days is not None]
+        return min(days, default=None)
+
     @model_validator(mode="after")
     def _distinct(self) -> Self:
         for attr, plural in (("id", "ids"), ("prefix", "prefixes")):

@@ -56,7 +56,7 @@ class RunFilters:
 
 
 class AdminClient:
-    """`GET /api/runs`, `GET /api/runs/<id>` and `POST /api/runs/<id>/retry`."""
+    """`GET /api/runs`, `GET /api/runs/<id>`, `POST /api/runs/<id>/retry` and `GET /api/ops/summary`."""
 
     def __init__(self, base_url: str, token: str, transport: httpx.BaseTransport | None = None,
                  timeout: float = 15.0) -> None:
@@ -81,6 +81,10 @@ class AdminClient:
         """Re-drive a failed or dead-lettered run; the API answers 409 for any other status."""
         missing = f"there is no run '{run_id}' at {self.base_url}"
         return self._call("POST", f"/api/runs/{run_id}/retry", action, missing=missing)
+
+    def ops_summary(self, window: str, step: str, action: str) -> dict[str, Any]:
+        """The ops summary of the runs created in `window` (`30d`), its series in `step` intervals (`1d`)."""
+        return self._call("GET", "/api/ops/summary", action, {"window": window, "step": step})
 
     def _call(self, method: str, path: str, action: str, params: dict[str, str] | None = None,
               missing: str | None = None) -> dict[str, Any]:

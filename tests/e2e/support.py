@@ -247,6 +247,26 @@ def wait_for_run(api: httpx.Client, run_id: str, statuses: tuple[str, ...] = FIN
     raise AssertionError(f"run {run_id} not in {statuses} after {timeout:.0f}s: {json.dumps(body)}")
 
 
+def create_async_run(api: httpx.Client, prompt: str) -> str:
+    """A run through the queue: its id, once the API has answered 202."""
+    response = api.post("/api/generate", json={"prompt": prompt})
+    assert response.status_code == 202, response.text
+    return response.json()["run"]["id"]
+
+
+def fail_async_runs(api: httpx.Client, control: StandInControl, deliveries: int) -> tuple[str, str]:
+    """Two ended async runs, one at a time (the stand-in's faults apply to the next calls, whoever makes them):
+    one `failed` at once by a provider 400 `InvalidParameter`, one `dead_lettered` by a 500 `InternalError` on
+    each of its `deliveries`."""
+    control.fault(status=400, code="InvalidParameter", message="bad size", endpoint="async-submit")
+    failed = create_async_run(api, "fails at once")
+    assert wait_for_run(api, failed)["run"]["status"] == "failed"
+    control.fault(status=500, code="InternalError", message="down", endpoint="async-submit", count=deliveries)
+    dead = create_async_run(api, "never gets through")
+    assert wait_for_run(api, dead)["run"]["status"] == "dead_lettered"
+    return failed, dead
+
+
 def events_of(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     """The events of one type, oldest first (`status` events are the transitions)."""
     return [e for e in body["events"] if e["type"] == kind]

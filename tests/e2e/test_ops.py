@@ -13,7 +13,16 @@ import pytest
 
 from localdev.system import LocalSystem
 from tests.e2e.conftest import ASYNC, JOBS_MAX_RETRIES, client
-from tests.e2e.support import SCREENSHOTS, LocalState, StandInControl, error_of, run_browser, wait_for_run
+from tests.e2e.support import (
+    SCREENSHOTS,
+    LocalState,
+    StandInControl,
+    create_async_run,
+    error_of,
+    fail_async_runs,
+    run_browser,
+    wait_for_run,
+)
 
 
 @dataclass(frozen=True)
@@ -37,24 +46,12 @@ def made(ops_system: LocalSystem) -> Made:
     assert ops_system.standin is not None
     control = StandInControl(ops_system.standin.base_url, ops_system.standin.api_key)
     with control, client(ops_system) as api:
-        def create(prompt: str) -> str:
-            response = api.post("/api/generate", json={"prompt": prompt})
-            assert response.status_code == 202, response.text
-            return response.json()["run"]["id"]
-
-        # One at a time where the stand-in is told to fail: its faults apply to the next calls, whoever makes them.
-        control.fault(status=400, code="InvalidParameter", message="bad size", endpoint="async-submit")
-        failed = create("fails at once")
-        assert wait_for_run(api, failed)["run"]["status"] == "failed"
-        control.fault(status=500, code="InternalError", message="down", endpoint="async-submit",
-                      count=JOBS_MAX_RETRIES + 1)
-        dead = create("never gets through")
-        assert wait_for_run(api, dead)["run"]["status"] == "dead_lettered"
-        succeeded = [create(f"fine {i}") for i in range(3)]
+        failed, dead = fail_async_runs(api, control, JOBS_MAX_RETRIES + 1)
+        succeeded = [create_async_run(api, f"fine {i}") for i in range(3)]
         for run_id in succeeded:
             assert wait_for_run(api, run_id)["run"]["status"] == "succeeded"
         control.tasks(polls_pending=0, polls_running=1000, count=1)
-        running = create("takes forever")
+        running = create_async_run(api, "takes forever")
         assert wait_for_run(api, running, statuses=("running",))["run"]["status"] == "running"
     return Made(failed, dead, succeeded, running)
 
@@ -136,6 +133,14 @@ def test_ops_page_in_headless_chromium(ops_system: LocalSystem, made: Made) -> N
     assert first["failuresTable"] and first["noFailures"] is None
     assert first["p50"].endswith(" s") and first["p99"].endswith(" s") and first["oldest"]
     assert first["polls"] == "3.0"  # the three successes: PENDING, RUNNING, SUCCEEDED
+    # Sync health: this stack is async; its failures by cause, from the contract's declaration.
+    assert "Async processing is on here" in first["healthNote"]
+    assert first["health"]["ended"]["async"] == "5" and first["health"]["ended"]["sync"] == "no runs"
+    assert first["health"]["dead-lettered"]["async"] == "20.0 % (1 of 5)"
+    assert sorted(first["causeKeys"]) == ["invalid_input", "upstream_error"]
+    causes = {row[0]: row[1:] for row in first["causes"]}
+    assert causes["invalid input"] == ["no", "0", "1", "InvalidParameter (1)"]
+    assert causes["upstream 5xx, unreachable or a failed task"] == ["yes", "0", "1", "InternalError (1)"]
     # The charts, drawn in the page: a bar per interval and status that had runs, the latency histogram marked.
     assert {"succeeded", "failed", "dead_lettered", "running"} <= set(first["barsByStatus"])
     assert any(first["latencyBars"]) and first["latencyMarks"] == ["p50", "p95", "p99"]
@@ -153,6 +158,7 @@ def test_ops_page_says_plainly_when_there_are_no_failures(schedule_system: Local
                        str(SCREENSHOTS / "ops-no-failures.png"))
     first = seen["first"]
     assert first["noFailures"] == "No failures in this window." and not first["failuresTable"]
+    assert first["noCauses"] == "No failures in this window." and first["causeKeys"] == []
     assert first["dead"] == "0" and seen["problems"] == [] and seen["offsite"] == []
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from infra.model.contract import (
     ASYNC_MODELS,
+    ASYNC_RULE,
     ERROR_STATUS,
     LIMITS,
     MEDIA_KEY_PREFIX,
@@ -88,3 +89,12 @@ def test_the_api_reference_states_the_contract_limits_and_sizes() -> None:
         f"Objects are stored at `{MEDIA_KEY_PREFIX}<yyyy>/<mm>/<dd>/<run_id>/<index>.png`",
     ]
     assert [line for line in stated if line not in text] == []
+
+
+def test_the_runbook_states_the_async_rule_with_the_contracts_thresholds() -> None:
+    text = (REPO_ROOT / "docs" / "runbook.md").read_text()
+    section = text[text.index("## Deciding on async"):text.index("## Cost per stack")]
+    stated = dict(re.findall(r"^\| `(\w+)` \| ([\d.,]+ ?%?) \|", section, re.MULTILINE))
+    expected = {name: (f"{value:,}" if isinstance(value, int) else f"{value * 100:g} %")
+                for name, value in ASYNC_RULE.__dict__.items()}
+    assert stated == expected

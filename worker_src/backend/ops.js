@@ -258,7 +258,7 @@ function healthOf(byMode, codes, stack) {
       },
       request: {
         runs: ended, p50: percentile(requestLe, ended, 0.5), p95: percentile(requestLe, ended, 0.95),
-        p99: percentile(requestLe, ended, 0.99),
+        p99: percentile(requestLe, ended, 0.99), mean_ms: ended ? Math.round(sum(cells, (c) => c.latency_ms) / ended) : null,
       },
       image_bytes: sum(cells, (c) => c.image_bytes),
     }];

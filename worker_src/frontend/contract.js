@@ -76,6 +76,33 @@ export const ERROR_STATUS = Object.freeze({
 });
 
 /**
+ * Each failure cause: its label, and whether async absorbs it.
+ * @type {Readonly<Record<string, {label: string, absorbed: boolean}>>}
+ */
+export const FAILURE_CAUSES = Object.freeze({
+  "throttled": Object.freeze({ label: "upstream throttling (429)", absorbed: true }),
+  "upstream_error": Object.freeze({ label: "upstream 5xx, unreachable or a failed task", absorbed: true }),
+  "timeout": Object.freeze({ label: "timeouts (provider call, download, task)", absorbed: true }),
+  "abandoned": Object.freeze({ label: "abandoned by a dying request", absorbed: true }),
+  "invalid_input": Object.freeze({ label: "invalid input", absorbed: false }),
+  "content_inspection": Object.freeze({ label: "content inspection", absorbed: false }),
+  "key_or_quota": Object.freeze({ label: "API key, access or quota", absorbed: false }),
+  "result_rejected": Object.freeze({ label: "result refused by the download rules", absorbed: false }),
+  "internal": Object.freeze({ label: "our own errors (storage, queue, code)", absorbed: false }),
+  "unclassified": Object.freeze({ label: "unclassified codes", absorbed: false }),
+});
+
+/** The thresholds of the runbook's rule for deciding on async. */
+export const ASYNC_RULE = Object.freeze({
+  minEndedRuns: 200,
+  nearBudgetMargin: 0.2,
+  onAbsorbableShare: 0.02,
+  onNearBudgetShare: 0.05,
+  offRetriedShare: 0.005,
+  offNearBudgetShare: 0.01,
+});
+
+/**
  * The frontend Worker's `env`, derived from infra/model/bindings.py: a property in [brackets] is bound only
  * on stacks where its condition holds (and required there).
  * @typedef {object} Env

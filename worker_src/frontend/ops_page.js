@@ -4,9 +4,14 @@
  * where the token comes from), draws `GET /api/ops/summary` — runs per interval by status and the request →
  * succeeded distribution as inline SVG charts (no external resource: the page's CSP allows none), the counts,
  * the oldest run in progress, dead letters waiting, percentiles, polls per async run, the latest purge and the
- * latest failures (or a plain "No failures in this window") — and refreshes itself (every 10 s, or
- * `?refresh=<seconds>`, at least 2). Text from the API is only ever set with `textContent`.
+ * latest failures (or a plain "No failures in this window"), and the "sync health" view of the summary's
+ * `health` (the evidence of docs/runbook.md "Deciding on async", each figure beside its threshold, and the failures
+ * by cause: both from infra/model/contract.py through ./contract.js, the declaration `infra report` reads) — and
+ * refreshes itself (every 10 s, or `?refresh=<seconds>`, at least 2). Text from the API is only ever set with
+ * `textContent`.
  */
+
+import { ASYNC_RULE, FAILURE_CAUSES } from "./contract.js";
 
 export const OPS_HTML = `<!doctype html>
 <html lang="en">
@@ -37,7 +42,11 @@ export const OPS_HTML = `<!doctype html>
   .legend span { display: inline-block; width: .7rem; height: .7rem; border-radius: 2px; margin-right: .3rem; vertical-align: -1px; }
   table { border-collapse: collapse; width: 100%; font-size: .9rem; }
   th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eee; vertical-align: top; word-break: break-all; }
-  #no-failures { color: #1e7e34; }
+  #no-failures, #no-causes { color: #1e7e34; }
+  td.alert { color: #b00020; font-weight: 600; }
+  td.num { font-variant-numeric: tabular-nums; white-space: nowrap; word-break: normal; }
+  #health th, #health td, #causes-table th { word-break: normal; }
+  #health th:first-child { width: 40%; }
 </style>
 </head>
 <body>
@@ -71,6 +80,14 @@ It stays in this browser tab (sessionStorage) and is sent only to this site's <c
   <ul class="legend" id="legend"></ul>
   <h2>Request → succeeded</h2>
   <div class="chart" id="latency"></div>
+  <h2>Sync health</h2>
+  <p class="hint" id="health-note"></p>
+  <table id="health"><thead><tr><th>signal</th><th>sync</th><th>async</th><th>rule</th></tr></thead>
+    <tbody id="health-rows"></tbody></table>
+  <h3>Failures by cause</h3>
+  <p id="no-causes" hidden>No failures in this window.</p>
+  <table id="causes-table"><thead><tr><th>cause</th><th>async absorbs it</th><th>sync</th><th>async</th><th>codes</th></tr></thead>
+    <tbody id="causes"></tbody></table>
   <h2>By status</h2>
   <table><thead><tr><th>status</th><th>runs</th></tr></thead><tbody id="counts"></tbody></table>
   <h2>Latest failures</h2>
@@ -84,6 +101,8 @@ It stays in this browser tab (sessionStorage) and is sent only to this site's <c
 `;
 
 export const OPS_JS = `const TOKEN_KEY = "qwen-image.admin-token";
+const RULE = ${JSON.stringify(ASYNC_RULE)};
+const CAUSES = ${JSON.stringify(FAILURE_CAUSES)};
 const SVG = "http://www.w3.org/2000/svg";
 const COLORS = { queued: "#9aa0a6", submitted: "#8ab4f8", running: "#fbbc04", persisting: "#a142f4",
   succeeded: "#34a853", failed: "#ea4335", dead_lettered: "#8b0000" };
@@ -218,6 +237,80 @@ function drawLatency(latency, bounds) {
   $("latency").replaceChildren(root);
 }
 
+function percent(part, whole) {
+  return whole ? (100 * part / whole).toFixed(1) + " % (" + part + " of " + whole + ")" : "n/a";
+}
+
+// One signal of the rule per row: each mode's figure (red where sync runs cross a threshold at which the rule
+// turns async on, and for dead letters), and the rule in words.
+function drawHealth(health) {
+  const margin = Math.round(RULE.nearBudgetMargin * 100) + " %";
+  const pct = (x) => (100 * x).toFixed(1) + " %";
+  const b = health.budgets;
+  $("health-note").textContent = "Upstream timeout " + seconds(b.upstream_request_ms) + ", download timeout " +
+    seconds(b.download_ms) + "; near = within " + margin + ". Async processing is " +
+    (health.async_enabled ? "on" : "off") + " here. The recommendation and the cost: infra report --stack <env>.";
+  const m = health.by_mode;
+  const p3 = (p) => p.runs ? seconds(p.p50) + " / " + seconds(p.p95) + " / " + seconds(p.p99) : "n/a";
+  const ratio = (x, n) => (n ? (x / n).toFixed(2) : "n/a");
+  const over = (part, whole, limit) => whole > 0 && part >= limit * whole;
+  const rows = [
+    ["ended", "ended runs", (x) => String(x.ended), () => false, "at least " + RULE.minEndedRuns + " to decide"],
+    ["absorbable", "failures async would absorb", (x) => percent(x.absorbed, x.ended),
+      (x, mode) => mode === "sync" && over(x.absorbed, x.ended, RULE.onAbsorbableShare),
+      "sync: async on at ≥ " + pct(RULE.onAbsorbableShare)],
+    ["provider", "provider time p50 / p95 / p99", (x) => p3(x.provider), () => false, "against " + seconds(b.upstream_request_ms)],
+    ["provider-near", "provider times within " + margin + " of the upstream timeout",
+      (x) => percent(x.provider.near_budget, x.provider.runs),
+      (x, mode) => mode === "sync" && over(x.provider.near_budget, x.provider.runs, RULE.onNearBudgetShare),
+      "sync: async on at ≥ " + pct(RULE.onNearBudgetShare) + "; async: off only below " + pct(RULE.offNearBudgetShare)],
+    ["download-near", "downloads within " + margin + " of the download timeout",
+      (x) => percent(x.download.near_budget, x.download.runs),
+      (x, mode) => mode === "sync" && over(x.download.near_budget, x.download.runs, RULE.onNearBudgetShare),
+      "sync: async on at ≥ " + pct(RULE.onNearBudgetShare)],
+    ["request", "request → end p50 / p95 / p99", (x) => p3(x.request), () => false, ""],
+    ["retried", "retried deliveries per run", (x) => percent(x.retries, x.ended), () => false,
+      "async: off only below " + pct(RULE.offRetriedShare)],
+    ["dead-lettered", "dead-lettered", (x) => percent(x.dead_lettered, x.ended), (x) => x.dead_lettered > 0, ""],
+    ["polls", "polls per run", (x) => ratio(x.polls, x.ended), () => false, ""],
+    ["queue-wait", "queue wait (mean)", (x) => (x.queue_wait_mean_ms === null ? "n/a" : seconds(x.queue_wait_mean_ms)),
+      () => false, ""],
+  ];
+  $("health-rows").replaceChildren(...rows.map(([key, label, show, alert, rule]) => {
+    const row = document.createElement("tr");
+    row.dataset.signal = key;
+    row.append(cell(label));
+    for (const mode of ["sync", "async"]) {
+      const td = cell(m[mode].ended ? show(m[mode]) : "no runs");
+      td.dataset.mode = mode;
+      td.className = "num" + (m[mode].ended && alert(m[mode], mode) ? " alert" : "");
+      row.append(td);
+    }
+    row.append(cell(rule));
+    return row;
+  }));
+  const causes = new Map();
+  for (const f of health.failures) {
+    const entry = causes.get(f.cause) || { sync: 0, async: 0, codes: [] };
+    entry[f.mode] += f.runs;
+    for (const c of f.codes) entry.codes.push(c.code + " (" + c.runs + ")");
+    causes.set(f.cause, entry);
+  }
+  $("no-causes").hidden = causes.size > 0;
+  $("causes-table").hidden = causes.size === 0;
+  // In the contract's order: what async would absorb first.
+  const order = Object.keys(CAUSES);
+  const shown = [...causes].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+  $("causes").replaceChildren(...shown.map(([cause, entry]) => {
+    const row = document.createElement("tr");
+    row.dataset.cause = cause;
+    const info = CAUSES[cause] || CAUSES.unclassified;
+    row.append(cell(info.label), cell(info.absorbed ? "yes" : "no"), cell(String(entry.sync)), cell(String(entry.async)),
+      cell(entry.codes.join(", ")));
+    return row;
+  }));
+}
+
 function render(summary) {
   $("summary").hidden = false;
   $("total").textContent = String(summary.total);
@@ -236,6 +329,7 @@ function render(summary) {
     : (summary.retention.days === null ? "runs kept forever" : "none yet (after " + summary.retention.days + " days)");
   drawSeries(summary.series);
   drawLatency(summary.latency_ms, summary.latency_bounds_ms);
+  drawHealth(summary.health);
   $("counts").replaceChildren(...Object.entries(summary.counts).map(([status, n]) => {
     const row = document.createElement("tr");
     row.dataset.status = status;

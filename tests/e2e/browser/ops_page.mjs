@@ -88,6 +88,17 @@ async function read(page) {
       latencyText: text("latency"),
       legend: [...document.querySelectorAll("#legend li")].map((li) => li.textContent),
       updated: text("updated"),
+      healthNote: text("health-note"),
+      health: Object.fromEntries([...document.querySelectorAll("#health-rows tr")].map((tr) => {
+        const mode = (/** @type {string} */ m) => tr.querySelector(`td[data-mode=${m}]`);
+        return [tr.getAttribute("data-signal"), {
+          sync: mode("sync")?.textContent ?? "", async: mode("async")?.textContent ?? "",
+          syncAlert: mode("sync")?.classList.contains("alert") ?? false, rule: tr.lastElementChild?.textContent ?? "",
+        }];
+      })),
+      causes: rows("causes"),
+      causeKeys: [...document.querySelectorAll("#causes tr")].map((tr) => tr.getAttribute("data-cause")),
+      noCauses: visible("no-causes") ? text("no-causes") : null,
     };
   });
 }
