@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,13 +40,6 @@ CODES = {cause: code for cause, (_, code) in FAULTS.items()} | {
 }
 
 
-@dataclass(frozen=True)
-class Measured:
-    sync: footprint.Measured
-    asyn: footprint.Measured
-    footprint: dict[str, Any]
-
-
 def _start(tmp: Path, overrides: dict[str, Any]) -> LocalSystem:
     return LocalSystem(port=0, state_dir=tmp, overrides=overrides).start()
 
@@ -67,11 +59,20 @@ def async_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSyst
 
 
 @pytest.fixture(scope="module")
-def measured(sync_system: LocalSystem, async_system: LocalSystem) -> Measured:
-    """The footprint measured on the fresh systems, before anything else runs there."""
-    sync = footprint.measure_system(sync_system, MEASURED_RUNS)
-    asyn = footprint.measure_system(async_system, MEASURED_RUNS, retried_run=True)
-    return Measured(sync, asyn, footprint.footprint(sync, asyn, "the report test"))
+def sync_measured(sync_system: LocalSystem) -> footprint.Measured:
+    """A run's footprint measured on the fresh system, before anything else runs there (each system is started
+    only by the workers whose tests need it: `make test` runs pytest on two)."""
+    return footprint.measure_system(sync_system, MEASURED_RUNS)
+
+
+@pytest.fixture(scope="module")
+def async_measured(async_system: LocalSystem) -> footprint.Measured:
+    return footprint.measure_system(async_system, MEASURED_RUNS, retried_run=True)
+
+
+@pytest.fixture(scope="module")
+def measured(sync_measured: footprint.Measured, async_measured: footprint.Measured) -> dict[str, Any]:
+    return footprint.footprint(sync_measured, async_measured, "the report test")
 
 
 def _control(system: LocalSystem) -> StandInControl:
@@ -80,7 +81,7 @@ def _control(system: LocalSystem) -> StandInControl:
 
 
 @pytest.fixture(scope="module")
-def sync_failures(sync_system: LocalSystem, measured: Measured) -> dict[FailureCause, str]:
+def sync_failures(sync_system: LocalSystem, sync_measured: footprint.Measured) -> dict[FailureCause, str]:
     """One failed sync run per cause: its run id."""
     made = {}
     with _control(sync_system) as control, client(sync_system) as api:
@@ -108,7 +109,7 @@ def sync_failures(sync_system: LocalSystem, measured: Measured) -> dict[FailureC
 
 
 @pytest.fixture(scope="module")
-def async_failures(async_system: LocalSystem, measured: Measured) -> dict[str, str]:
+def async_failures(async_system: LocalSystem, async_measured: footprint.Measured) -> dict[str, str]:
     """An async run refused at submit (invalid input) and one dead-lettered by upstream 5xx on every delivery."""
     with _control(async_system) as control, client(async_system) as api:
         invalid, dead = fail_async_runs(api, control, JOBS_MAX_RETRIES + 1)
@@ -126,10 +127,10 @@ def report(system: LocalSystem, capsys: pytest.CaptureFixture[str], monkeypatch:
 # -- what a run costs --------------------------------------------------------------------------------------
 
 
-def test_the_committed_footprint_is_what_a_run_costs_now(measured: Measured) -> None:
+def test_the_committed_footprint_is_what_a_run_costs_now(measured: dict[str, Any]) -> None:
     """Run again `python -m bench.footprint` (docs/runbook.md "Cost per stack") when this fails after a change."""
     committed = json.loads(FOOTPRINT_FILE.read_text())
-    now = measured.footprint
+    now = measured
     for kind in KINDS:
         for field in ("d1_queries", "d1_rows_read", "d1_rows_written"):
             was, seen = committed["invocations"][kind][field], now["invocations"][kind][field]
@@ -140,29 +141,29 @@ def test_the_committed_footprint_is_what_a_run_costs_now(measured: Measured) -> 
     assert all(ms > 0 for ms in now["cpu_ms_per_invocation"].values())
 
 
-def test_a_run_writes_the_rows_of_each_status_change_and_reads_its_cells(measured: Measured) -> None:
+def test_a_run_writes_the_rows_of_each_status_change_and_reads_its_cells(measured: dict[str, Any]) -> None:
     """A sync run is created `running` and moves twice (persisting, succeeded): three changes, each writing the
     run, its event and its cells; an async run's request writes one (queued)."""
-    calls = measured.footprint["invocations"]
+    calls = measured["invocations"]
     assert calls["generate_sync"]["d1_rows_written"] > 2 * calls["generate_async"]["d1_rows_written"] > 0
     assert calls["read_media"]["d1_queries"] == 0 and calls["read_run"]["d1_rows_written"] == 0
 
 
 def test_every_async_run_sends_one_message_per_wake_up_and_is_delivered_once_more_per_retry(
-        measured: Measured, async_system: LocalSystem) -> None:
+        async_measured: footprint.Measured, async_system: LocalSystem) -> None:
     """What the queue bills: 1 + polls messages written, read and deleted, and one more read per retry."""
     deliveries: dict[str, list[dict[str, Any]]] = {}
-    for line in measured.asyn.lines:
+    for line in async_measured.lines:
         if "queue" in line and not line["queue"].endswith("-dlq"):
             deliveries.setdefault(line["run_id"], []).append(line)
     state = LocalState(async_system)
-    for run in measured.asyn.runs:
+    for run in async_measured.runs:
         [row] = state.query("SELECT polls, retries FROM runs WHERE id = ?", run["id"])
         lines = deliveries[run["id"]]
         assert len({line["message_id"] for line in lines}) == 1 + row["polls"], run["id"]
         assert len(lines) == 1 + row["polls"] + row["retries"], run["id"]
     assert sum(state.query("SELECT retries FROM runs WHERE id = ?", r["id"])[0]["retries"]
-               for r in measured.asyn.runs) == 1  # the one retried run
+               for r in async_measured.runs) == 1  # the one retried run
 
 
 # -- the report ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from infra.model.contract import ASYNC_RULE
 from infra.ops.decision import Verdict, recommend
-from infra.ops.evidence import Evidence, ModeEvidence, Percentiles
+from infra.ops.evidence import Evidence, EvidenceError, ModeEvidence, Percentiles, from_summary
 
 QUIET = ModeEvidence(
     ended=1000, succeeded=1000, dead_lettered=0, absorbed=0, not_absorbed=0, polls=0, retries=0,
@@ -112,3 +112,11 @@ def test_a_signal_without_any_run_to_measure_points_nowhere() -> None:
     rec = recommend(evidence(True, provider=Percentiles(0, None, None, None), provider_near_budget=0))
     assert rec.verdict is Verdict.KEEP_ASYNC
     assert "n/a (none) ?" in rec.because
+
+
+def test_a_summary_without_the_health_block_is_refused_with_what_to_do() -> None:
+    """A backend deployed before this version answers the summary without `health`."""
+    with pytest.raises(EvidenceError) as refused:
+        from_summary({"window": {}, "series": {"step_seconds": 86400, "points": []}})
+    assert str(refused.value) == ("read evidence failed: the ops summary has no `health` block (or not per day): "
+                                  "deploy the backend of this version (`pulumi up`) and run the report again")
