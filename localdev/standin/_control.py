@@ -1,7 +1,7 @@
 """The stand-in's test controls: what ``/_standin/`` has set, how requests use it up, and the call log.
 
-Why one object: faults, latency, image behaviour, task scripts, result-URL overrides and the rate limit
-are all "until reset" state that ``reset`` must put back in one step, and that requests consume
+Why one object: faults, latency, image behaviour, task scripts, result-URL overrides, padded answers and the
+rate limit are all "until reset" state that ``reset`` must put back in one step, and that requests consume
 atomically (a fault with ``count=2`` answers exactly two requests, even concurrent ones).
 """
 
@@ -62,6 +62,7 @@ class Controls:
             self._image_behavior = ImageBehavior()
             self._task_script = TaskScript()
             self._result_urls: deque[list[Any]] = deque()  # [url, remaining]
+            self._paddings: deque[list[Any]] = deque()  # [endpoint, bytes, remaining]
             self._rps = 0.0
             self._rate_window: deque[float] = deque()
             self._calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_MAX)
@@ -96,6 +97,17 @@ class Controls:
                 return False
             self._rate_window.append(now)
             return True
+
+    def take_padding(self, endpoint: str) -> int:
+        """Bytes of padding for this JSON answer of ``endpoint`` (0: none), counted down like a fault."""
+        with self._lock:
+            for entry in self._paddings:
+                if entry[0] in (endpoint, "any"):
+                    entry[2] -= 1
+                    if entry[2] <= 0:
+                        self._paddings.remove(entry)
+                    return int(entry[1])
+        return 0
 
     def take_image_behavior(self) -> ImageBehavior:
         """How to answer this download; a counted behaviour reverts to normal once used up."""
@@ -157,6 +169,12 @@ class Controls:
         with self._lock:
             self._result_urls.append([url, count])
             return len(self._result_urls)
+
+    def add_padding(self, endpoint: str, size: int, count: int) -> int:
+        """Pad the next ``count`` JSON answers of ``endpoint`` with ``size`` bytes; returns the queue length."""
+        with self._lock:
+            self._paddings.append([endpoint, size, count])
+            return len(self._paddings)
 
     def set_task_script(self, script: TaskScript) -> None:
         with self._lock:

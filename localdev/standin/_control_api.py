@@ -48,6 +48,7 @@ class ControlApi:
             "result-url": self._result_url,
             "tasks": self._task_script,
             "rate-limit": self._rate_limit,
+            "padding": self._padding,
         }
 
     def handle(self, method: str, path: str, body: bytes) -> Reply:
@@ -152,6 +153,11 @@ class ControlApi:
         )
         self._controls.set_task_script(script)
         return {"script": script.public()}
+
+    def _padding(self, data: dict[str, Any]) -> dict[str, Any]:
+        endpoint = _choice(data, "endpoint", ENDPOINTS, "any")
+        size = _int(data, "bytes", 0, minimum=1)
+        return {"queued": self._controls.add_padding(endpoint, size, _int(data, "count", 1, minimum=1))}
 
     def _rate_limit(self, data: dict[str, Any]) -> dict[str, Any]:
         return {"rps": self._controls.set_rate_limit(_number(data, "rps", 0.0))}

@@ -1,8 +1,9 @@
 """How a result image download is answered: normally, or with a misbehaviour a test asked for.
 
 Why these misbehaviours: each is a way a real download can go wrong that the backend must survive
-(a cut-off body, a wrong Content-Type, a body larger than allowed, a redirect to somewhere it must not
-follow, a slow trickle); ``/_standin/image-behavior`` picks one and ``control`` hands it out.
+(a connection dropped before any response, a cut-off body, a wrong Content-Type, a body larger than allowed,
+a redirect to somewhere it must not follow, a slow trickle); ``/_standin/image-behavior`` picks one and
+``control`` hands it out.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ._replies import Reply
 
 __all__ = ["DEFAULT_OVERSIZE_BYTES", "IMAGE_MODES", "ImageBehavior", "image_reply"]
 
-IMAGE_MODES = ("normal", "truncate", "wrong-content-type", "oversize", "redirect", "slow")
+IMAGE_MODES = ("normal", "reset", "truncate", "wrong-content-type", "oversize", "redirect", "slow")
 DEFAULT_OVERSIZE_BYTES = 32 * 1024 * 1024
 
 
@@ -35,6 +36,8 @@ def image_reply(method: str, png: bytes, b: ImageBehavior) -> Reply:
     """Answer a GET or HEAD for ``png`` the way ``b`` says, with OSS's server headers."""
     common = [("Server", "AliyunOSS"), ("x-oss-request-id", secrets.token_hex(12).upper())]
     body = b"" if method == "HEAD" else png
+    if b.mode == "reset":
+        return Reply(0, reset=True, endpoint="image")
     if b.mode == "redirect":
         return Reply(302, [("Location", b.location), ("Content-Type", "text/plain"), *common], b"", endpoint="image")
     if b.mode == "oversize":

@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Reply", "error_reply", "json_reply", "method_not_allowed"]
+__all__ = ["Reply", "error_reply", "json_reply", "method_not_allowed", "padded"]
 
 
 @dataclass
 class Reply:
-    """One HTTP answer; ``chunks`` streams a body whose Content-Length is already in headers."""
+    """One HTTP answer; ``chunks`` streams a body whose Content-Length is already in headers. ``reset``: no
+    answer at all, the connection is closed before the status line (as a dropped connection looks)."""
 
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
@@ -25,6 +26,7 @@ class Reply:
     chunks: Iterable[bytes] | None = None
     chunk_delay: float = 0.0
     close: bool = False
+    reset: bool = False
     endpoint: str = "other"
     task_id: str | None = None
     request_id: str | None = None
@@ -53,3 +55,25 @@ def method_not_allowed(method: str, path: str, allowed: str, endpoint: str = "ot
     reply = error_reply(405, "MethodNotAllowed", f"Method {method} is not allowed for {path}.", endpoint)
     reply.headers.append(("Allow", allowed))
     return reply
+
+
+def padded(reply: Reply, size: int) -> Reply:
+    """The same JSON answer with a ``padding`` field of ``size`` bytes first, streamed (never built whole): the
+    answer of a provider that sends far more than a client should read."""
+    if size <= 0 or not reply.body.startswith(b"{"):
+        return reply
+    head = b'{"padding": "'
+    tail = b'", ' + reply.body[1:] if reply.body != b"{}" else b'"}'
+    headers = [(k, v) for k, v in reply.headers if k.lower() != "content-length"]
+    headers.append(("Content-Length", str(len(head) + size + len(tail))))
+    reply.headers, reply.body, reply.chunks = headers, b"", _padding_chunks(head, size, tail)
+    return reply
+
+
+def _padding_chunks(head: bytes, size: int, tail: bytes) -> Iterable[bytes]:
+    yield head
+    piece = b"x" * 65536
+    while size > 0:
+        yield piece[: min(size, len(piece))]
+        size -= len(piece)
+    yield tail

@@ -123,6 +123,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _write(self, reply: Reply) -> None:
         self._server_header = next((v for k, v in reply.headers if k.lower() == "server"), None)
+        if reply.reset:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         try:
             self.send_response(reply.status)
             names = {k.lower() for k, _ in reply.headers}

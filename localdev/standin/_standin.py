@@ -21,7 +21,7 @@ from localdev.standin._control_api import ControlApi
 from localdev.standin._downloads import image_reply
 from localdev.standin._oss import IMAGE_RE, Bucket, OssError
 from localdev.standin._png import PngCache
-from localdev.standin._replies import Reply, error_reply, json_reply, method_not_allowed
+from localdev.standin._replies import Reply, error_reply, json_reply, method_not_allowed, padded
 from localdev.standin._server import Server
 from localdev.standin._tasks import TaskBook
 from localdev.standin._wire import (
@@ -181,7 +181,7 @@ class StandIn:
             reply = error_reply(err.status, err.code, err.message, endpoint)
             reply.task_id = args.get("task_id")
         reply.endpoint = endpoint
-        return reply
+        return padded(reply, self._controls.take_padding(endpoint))
 
     def _delay(self, endpoint: str) -> None:
         delay = self._controls.latency_for(endpoint)

@@ -527,6 +527,24 @@ def test_latency_delays_only_the_chosen_endpoint_and_zero_clears_it(client: http
     assert time.monotonic() - started < 0.3
 
 
+def test_padding_makes_the_next_json_answers_that_much_longer_and_still_json(client: httpx.Client) -> None:
+    control(client, "padding", endpoint="sync", bytes=3_000_000, count=1)
+    padded = client.post(SYNC, headers=AUTH, json=sync_body())
+    assert padded.status_code == 200
+    assert int(padded.headers["content-length"]) == len(padded.content) > 3_000_000
+    body = padded.json()
+    assert body["padding"] == "x" * 3_000_000 and body["output"]["choices"]
+    assert "padding" not in client.post(SYNC, headers=AUTH, json=sync_body()).json(), "count=1: the next is plain"
+
+
+def test_image_behavior_reset_closes_the_connection_before_any_response(client: httpx.Client) -> None:
+    url = generate(client)
+    control(client, "image-behavior", mode="reset", count=1)
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending"):
+        httpx.get(url)
+    assert httpx.get(url).status_code == 200, "count=1: the next download is served"
+
+
 def test_image_behavior_truncate_closes_the_connection_after_half_the_body(client: httpx.Client) -> None:
     url = generate(client)
     full = httpx.get(url).content
