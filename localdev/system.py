@@ -8,9 +8,11 @@ developer runs. One `LocalSystem` is one running copy with its own ports and sta
 3. wrangler configs and `.dev.vars` written by `infra.generate.wrangler` (the same declaration Pulumi deploys);
 4. the D1 migrations applied by `infra.d1.migrations` (as `pulumi up` does) into the state folder;
 5. one `wrangler dev` per Worker, the backend first on a port of its own, then the frontend on `port`; ready
-   when `/api/health` answers through the frontend. The frontend reaches the backend by URL, or through
-   the service binding, which wrangler connects across the two processes with its dev registry (under the
-   state folder, so side-by-side systems never meet): its banner then says `[connected]` and means it.
+   when `/api/health` answers through the frontend (one multi-config session would not do anyway: wrangler 4
+   drops the rate limit bindings of every Worker but its first, and the backend has one). The frontend reaches
+   the backend by URL, or through the service binding, which wrangler connects across the two processes with
+   its dev registry (under the state folder, so side-by-side systems never meet): its banner then says
+   `[connected]` and means it.
    The backend runs with `--test-scheduled`, so `run_cron` fires its cron handler (`/__scheduled`) in every
    topology; in one process wrangler would deliver that request to the first Worker, the frontend.
    Stopped with SIGTERM to wrangler's own PID (it ignores SIGINT as a background job).
@@ -257,6 +259,11 @@ class LocalSystem:
         return self._secrets["MEDIA_SIGNING_KEY"]
 
     @property
+    def run_token_key(self) -> str:
+        """The key run read tokens are derived with in this run (tests check the documented derivation)."""
+        return self._secrets["RUN_TOKEN_KEY"]
+
+    @property
     def database_name(self) -> str:
         return physical_name(self._require_settings(), Role.METADATA)
 
@@ -336,6 +343,7 @@ class LocalSystem:
             "DASHSCOPE_API_KEY": upstream.api_key,
             "MEDIA_SIGNING_KEY": secrets.token_urlsafe(32),
             "ADMIN_TOKEN": self.admin_token,
+            "RUN_TOKEN_KEY": secrets.token_urlsafe(32),
         }
         paths = write_wrangler_configs(settings, self._secrets, self.config_dir, edit=self._edit_workers)
         self._apply_migrations()

@@ -15,7 +15,7 @@ from infra.ops.admin_api import RunFilters, parse_time, print_run, print_runs
 def _runs_list(args: argparse.Namespace, console: Console) -> int:
     action = f"list runs of stack '{args.stack}'"
     filters = RunFilters(status=args.status, since=args.since, until=args.until, request_id=args.request_id,
-                         limit=args.limit, cursor=args.cursor)
+                         client_request_id=args.client_request_id, limit=args.limit, cursor=args.cursor)
     return answer(args, admin_client(args, action).list_runs(filters, action), lambda body: print_runs(body, console))
 
 
@@ -62,7 +62,8 @@ def register(commands: argparse._SubParsersAction, stacks: list[str]) -> None:
     listing.add_argument("--status", choices=tuple(RunStatus))
     listing.add_argument("--since", type=_time, help="24h, 30m, 7d (ago) or an ISO 8601 time")
     listing.add_argument("--until", type=_time, help="same forms as --since; exclusive")
-    listing.add_argument("--request-id", help="the X-Request-Id the run was created under")
+    listing.add_argument("--request-id", help="the X-Request-Id the backend answered the creating request with")
+    listing.add_argument("--client-request-id", help="the X-Request-Id the client sent with the creating request")
     listing.add_argument("--limit", type=_limit, help=f"1..{LIMITS.list_max} (API default {LIMITS.list_default})")
     listing.add_argument("--cursor", help="next page, as printed after the table")
     listing.set_defaults(run=_runs_list)

@@ -46,10 +46,16 @@ def _sha256(repo_path: str) -> str:
 
 
 def binding_args(binding: Binding, args: WorkerArgs) -> cloudflare.WorkersScriptBindingArgs:
-    """The API form of one binding. A D1 binding needs its database's id and a secret its value: without one
-    the binding is refused here, naming it, instead of deploying a Worker that lacks it."""
+    """The API form of one binding. A D1 binding needs its database's id, a secret its value and a rate limit its
+    counter (`namespace_id` + `simple {limit, period}`): without one the binding is refused here, naming it,
+    instead of deploying a Worker that lacks it."""
     refused = f"declare binding '{binding.name}' of worker '{args.spec.script_name}' failed"
     target: dict[str, pulumi.Input[str]]
+    if binding.kind == Kind.RATE_LIMIT:
+        counter = binding.rate_limit()
+        simple = cloudflare.WorkersScriptBindingSimpleArgs(limit=counter.limit, period=counter.period)
+        return cloudflare.WorkersScriptBindingArgs(name=binding.name, type=str(binding.kind),
+                                                   namespace_id=binding.target, simple=simple)
     if binding.kind == Kind.D1:
         if binding.target not in args.database_ids:
             raise DeclarationError(f"{refused}: no id for database '{binding.target}'; pass the MetadataStore's "

@@ -32,6 +32,7 @@ OBJECT_KINDS: Mapping[Kind, tuple[str, str]] = {
     Kind.D1: ("D1Database", "prepare"),
     Kind.QUEUE: ("Queue", "send"),
     Kind.SERVICE: ("Fetcher", "fetch"),
+    Kind.RATE_LIMIT: ("RateLimit", "limit"),
 }
 
 _RUNTIME = '''

@@ -6,6 +6,7 @@ Generated into `build/wrangler/<env>/<role>/wrangler.jsonc` (never committed); s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -61,6 +62,10 @@ def render(spec: WorkerSpec, config_dir: Path) -> dict[str, Any]:
         config["queues"] = queues
     if services := by_kind(Kind.SERVICE):
         config["services"] = [{"binding": b.name, "service": b.target} for b in services]
+    if limits := by_kind(Kind.RATE_LIMIT):
+        config["ratelimits"] = [
+            {"name": b.name, "namespace_id": b.target, "simple": dataclasses.asdict(b.rate_limit())} for b in limits
+        ]
     if texts := by_kind(Kind.TEXT):
         config["vars"] = {b.name: b.target for b in texts}
     if spec.crons:

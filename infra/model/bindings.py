@@ -26,6 +26,7 @@ from infra.model.settings import (
     REPO_ROOT,
     ConsumerSettings,
     Frontend,
+    GenerateRateLimit,
     MediaDelivery,
     Observability,
     StackSettings,
@@ -51,6 +52,7 @@ class Kind(StrEnum):
     SERVICE = "service"
     TEXT = "plain_text"
     SECRET = "secret_text"
+    RATE_LIMIT = "ratelimit"
 
 
 class Secret(StrEnum):
@@ -59,10 +61,11 @@ class Secret(StrEnum):
     DASHSCOPE_API_KEY = "DASHSCOPE_API_KEY"
     MEDIA_SIGNING_KEY = "MEDIA_SIGNING_KEY"
     ADMIN_TOKEN = "ADMIN_TOKEN"
+    RUN_TOKEN_KEY = "RUN_TOKEN_KEY"
 
     @property
     def config_key(self) -> str:
-        """The Pulumi config key: `dashscopeApiKey`, `mediaSigningKey`, `adminToken`."""
+        """The Pulumi config key: `dashscopeApiKey`, `mediaSigningKey`, `adminToken`, `runTokenKey`."""
         head, *rest = self.value.lower().split("_")
         return head + "".join(part.title() for part in rest)
 
@@ -109,8 +112,9 @@ CUSTOM_DOMAIN = When("MEDIA_DELIVERY", "custom-domain")
 BY_SERVICE = When("BACKEND_ACCESS", "service-binding")
 BY_URL = When("BACKEND_ACCESS", "url")
 
-# A binding's value on one stack; None where the settings hold none, which `bind` refuses.
-Value = Callable[[StackSettings], str | int | bool | None]
+# A binding's value on one stack (a rate limit's is its settings); None where the settings hold none, which
+# `bind` refuses.
+Value = Callable[[StackSettings], str | int | bool | GenerateRateLimit | None]
 
 
 @dataclass(frozen=True)
@@ -127,12 +131,30 @@ class Declared:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """A rate limit binding's counter: the Workers script API's `simple` object (Pulumi `simple`, wrangler
+    `ratelimits[].simple`)."""
+
+    limit: int
+    period: int
+
+
+@dataclass(frozen=True)
 class Binding:
-    """A name in the Worker's `env`. `target` is a physical resource name, a text value or a secret name."""
+    """A name in the Worker's `env`. `target` is a physical resource name, a text value, a secret name or a
+    rate limit's namespace id; `simple` is a rate limit's counter (rate limits only)."""
 
     name: str
     kind: Kind
     target: str
+    simple: RateLimit | None = None
+
+    def rate_limit(self) -> RateLimit:
+        """The counter of a rate limit binding; refused for one that has none."""
+        if self.simple is None:
+            raise DeclarationError(f"declare binding '{self.name}' failed: a {self.kind} binding has no rate limit "
+                                   "(limit and period)")
+        return self.simple
 
 
 @dataclass(frozen=True)
@@ -205,6 +227,11 @@ def _choices(model: type[MediaDelivery] | type[Frontend], field_name: str) -> tu
     return typing.get_args(model.model_fields[field_name].annotation)
 
 
+def _periods() -> tuple[str, ...]:
+    """The rate limit periods settings allow (Cloudflare's 10 and 60 seconds), as the Worker reads them."""
+    return tuple(str(p) for p in typing.get_args(GenerateRateLimit.model_fields["period_seconds"].annotation))
+
+
 BACKEND_ENV: tuple[Declared, ...] = (
     Declared("MEDIA", Kind.R2, "the media bucket: generated images", _named(Role.MEDIA)),
     Declared("DB", Kind.D1, "the metadata database: runs, assets, events", _named(Role.METADATA)),
@@ -237,6 +264,11 @@ BACKEND_ENV: tuple[Declared, ...] = (
     _secret(Secret.DASHSCOPE_API_KEY, "the provider's API key"),
     _secret(Secret.MEDIA_SIGNING_KEY, "HMAC key of signed media URLs", SIGNED),
     _secret(Secret.ADMIN_TOKEN, "bearer token of the admin routes"),
+    _secret(Secret.RUN_TOKEN_KEY, "HMAC key of run read tokens (derived per run, never stored)"),
+    Declared("GENERATE_RATE_LIMIT", Kind.RATE_LIMIT, "generations one client address may start per period",
+             lambda s: s.generate_rate_limit),
+    _text("GENERATE_RATE_PERIOD_SECONDS", "that limit's period (the binding does not tell): Retry-After of a 429",
+          lambda s: s.generate_rate_limit.period_seconds, one_of(_periods())),
     Declared("JOBS", Kind.QUEUE, "the jobs queue (producer)", _named(Role.JOBS), when=ASYNC),
     _text("JOBS_QUEUE", "the jobs queue's name (`batch.queue` of its deliveries)", _named(Role.JOBS), TEXT, ASYNC),
     _text("DEAD_LETTER_QUEUE", "the dead-letter queue's name", _named(Role.DEAD_LETTER), TEXT, ASYNC),
@@ -282,6 +314,13 @@ def bind(declared: tuple[Declared, ...], settings: StackSettings) -> tuple[Bindi
         if value is None:
             raise DeclarationError(f"declare binding '{entry.name}' failed: stack '{settings.environment}' gives it "
                                    "no value; its settings field must be set wherever the binding is bound")
+        if (entry.kind == Kind.RATE_LIMIT) != isinstance(value, GenerateRateLimit):
+            raise DeclarationError(f"declare binding '{entry.name}' failed: a {entry.kind} binding's value must "
+                                   f"{'' if entry.kind == Kind.RATE_LIMIT else 'not '}be rate limit settings")
+        if isinstance(value, GenerateRateLimit):
+            simple = RateLimit(value.limit, value.period_seconds)
+            bindings.append(Binding(entry.name, entry.kind, str(value.namespace_id), simple))
+            continue
         target = _as_text(value)
         if entry.kind == Kind.TEXT:
             texts[entry.name] = target

@@ -94,9 +94,14 @@ class Limits:
     prompt_chars: int = 800  # Unicode code points, as the provider counts them
     negative_prompt_chars: int = 500
     seed_max: int = 2147483647
+    # An Idempotency-Key names a run across the whole deployment and replays it (read token included) to whoever
+    # presents it with the same body, so it must be unguessable: a random UUID (the page's) is 36 characters.
+    idempotency_key_min_chars: int = 16
     idempotency_key_chars: int = 128
-    request_id_chars: int = 128  # X-Request-Id kept from the client, and the `request_id` filter
-    body_bytes: int = 16 * 1024  # read in full before parsing, so it is bounded first
+    request_id_chars: int = 128  # a client's X-Request-Id (kept as client_request_id), and the id filters
+    # Every body a Worker reads is read through a byte cap that stops at the limit, whatever the framing:
+    body_bytes: int = 16 * 1024  # a POST /api/generate body (413 payload_too_large beyond)
+    upstream_body_bytes: int = 1024 * 1024  # a provider's JSON answer (its real answers are a few KiB)
     list_default: int = 20  # runs per page of GET /api/runs
     list_max: int = 100
 
@@ -151,6 +156,9 @@ class ErrorCode(StrEnum):
     QUEUE_UNAVAILABLE = "queue_unavailable"
     MISCONFIGURED = "misconfigured"  # a binding is missing or malformed: the Worker refuses every request
     UPSTREAM_TIMEOUT = "upstream_timeout"
+    PAYLOAD_TOO_LARGE = "payload_too_large"  # a request body over LIMITS.body_bytes, however it is framed
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # generate without Content-Type: application/json
+    RATE_LIMITED = "rate_limited"  # the client address started more generations than its stack allows
 
 
 ERROR_STATUS: Mapping[ErrorCode, int] = {
@@ -170,6 +178,9 @@ ERROR_STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.QUEUE_UNAVAILABLE: 503,
     ErrorCode.MISCONFIGURED: 503,
     ErrorCode.UPSTREAM_TIMEOUT: 504,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.RATE_LIMITED: 429,
 }
 
 
@@ -230,6 +241,8 @@ FAILURE_CODES: Mapping[str, FailureCause] = {
     "result_lost": FailureCause.UPSTREAM_ERROR,
     "result_http_error": FailureCause.UPSTREAM_ERROR,  # the result URL answered an error
     "result_truncated": FailureCause.UPSTREAM_ERROR,  # the download broke off
+    "result_unreachable": FailureCause.UPSTREAM_ERROR,  # the result URL's connection failed before any answer
+    "upstream_response_too_large": FailureCause.UPSTREAM_ERROR,  # a provider answer over the JSON cap
     "upstream_timeout": FailureCause.TIMEOUT,
     "RequestTimeOut": FailureCause.TIMEOUT,
     "HTTP408": FailureCause.TIMEOUT,
@@ -275,6 +288,28 @@ class AsyncRule:
 
 
 ASYNC_RULE = AsyncRule()
+# -- headers ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeaderNames:
+    """Headers of the API besides the standard ones (docs/api.md "Conventions", "Who may read a run")."""
+
+    request_id: str = "X-Request-Id"  # ours, on every response; a client's own (request) is kept beside it
+    client_request_id: str = "X-Client-Request-Id"  # the client's X-Request-Id, echoed back once checked
+    run_token: str = "X-Run-Token"  # a run's read token, sent back by its creator
+    # The client's address as the frontend read it from the edge (CF-Connecting-IP); the frontend drops any
+    # client-sent value and sets its own, and the backend keys the generate rate limit by it.
+    client_address: str = "X-Client-Address"
+
+
+HEADERS = HeaderNames()
+# The only request headers the frontend passes on to the backend (lower case): what the routes read. No
+# Cookie, no hop-by-hop or forwarding headers; the body's framing is the runtime's (the body is streamed).
+FORWARDED_HEADERS = (
+    "accept", "authorization", "content-type", "idempotency-key", "if-none-match", "if-range", "range",
+    HEADERS.request_id.lower(), HEADERS.run_token.lower(),
+)
 
 
 # -- what each Worker's contract.js exports ----------------------------------------------------------------
@@ -309,4 +344,7 @@ EXPORTS: Mapping[str, Export] = {
     "FAILURE_CODES": Export(FAILURE_CODES, "Each run error code's (or code prefix's, `*`) failure cause.", _BACKEND),
     "FAILURE_CAUSES": Export(FAILURE_CAUSES, "Each failure cause: its label, and whether async absorbs it.", _BOTH),
     "ASYNC_RULE": Export(ASYNC_RULE, "The thresholds of the runbook's rule for deciding on async.", _BOTH),
+    "HEADERS": Export(HEADERS, "Header names of the API besides the standard ones.", _BOTH),
+    "FORWARDED_HEADERS": Export(FORWARDED_HEADERS, "Request headers the frontend passes on to the backend.",
+                                (Role.FRONTEND,)),
 }

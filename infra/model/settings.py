@@ -255,6 +255,19 @@ class Observability(Strict):
     head_sampling_rate: Annotated[float, Field(gt=0, le=1)]
 
 
+class GenerateRateLimit(Strict):
+    """How many generations one client address may start per period: a Workers Rate Limiting binding
+    (`ratelimit`: `namespace_id` + `simple {limit, period}`) that the backend asks before any paid work.
+
+    Cloudflare counts per namespace and key, and accepts only periods of 10 or 60 seconds. The namespace is a
+    positive integer chosen by the account owner, unique within the account: two stacks of one account need two.
+    """
+
+    namespace_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    limit: Annotated[int, Field(ge=1, le=1_000_000)]
+    period_seconds: Literal[10, 60]
+
+
 class Cloudflare(Strict):
     """Account-specific identifiers (not secret). The zone is needed only for custom domains."""
 
@@ -277,6 +290,7 @@ class StackSettings(Strict):
     backend: Backend
     upstream: Upstream
     observability: Observability
+    generate_rate_limit: GenerateRateLimit
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -48,6 +48,7 @@ class RunFilters:
     since: str | None = None
     until: str | None = None
     request_id: str | None = None
+    client_request_id: str | None = None
     limit: int | None = None
     cursor: str | None = None
 
@@ -146,11 +147,11 @@ def print_runs(body: dict[str, Any], console: Console) -> None:
     """One row per run, newest first, and how to fetch the next page."""
     runs = body.get("runs", [])
     table = Table(title=f"{len(runs)} run(s), newest first")
-    for column in ("id", "status", "created (UTC)", "took", "images", "request id", "error"):
+    for column in ("id", "status", "created (UTC)", "took", "images", "request id", "client request id", "error"):
         table.add_column(column, overflow="fold")
     for run in runs:
         table.add_row(run["id"], run["status"], run["created_at"], _took(run), str(len(run.get("images") or [])),
-                      run.get("request_id") or "", _error(run))
+                      run.get("request_id") or "", run.get("client_request_id") or "", _error(run))
     console.print(table)
     if body.get("next_cursor"):
         console.print(f"more runs: add --cursor {body['next_cursor']}")
@@ -163,7 +164,8 @@ def print_run(body: dict[str, Any], console: Console) -> None:
     fields.add_column("field", style="bold")
     fields.add_column("value", overflow="fold")
     for label, value in (
-        ("status", run["status"]), ("request id", run.get("request_id")), ("prompt", run.get("prompt")),
+        ("status", run["status"]), ("request id", run.get("request_id")),
+        ("client request id", run.get("client_request_id")), ("prompt", run.get("prompt")),
         ("parameters", run.get("parameters")), ("attempts", run.get("attempts")),
         ("provider", f"{provider.get('name')} / {provider.get('model')}"),
         ("provider request id", provider.get("request_id")), ("provider task id", provider.get("task_id")),

@@ -47,6 +47,9 @@ def _scalar(value: Any) -> str:
 
 
 def binding_target(binding: dict[str, Any]) -> str:
+    if "namespaceId" in binding:
+        simple = binding.get("simple", {})
+        return f"namespaceId={binding['namespaceId']} limit={simple.get('limit')}/{simple.get('period')}s"
     for key in ("bucketName", "id", "queueName", "service", "text"):
         if key in binding:
             return f"{key}={binding[key]}"

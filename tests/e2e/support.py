@@ -6,10 +6,12 @@ Nothing here imitates the system under test; these are the test's own eyes and a
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
 import sqlite3
+import string
 import subprocess
 import threading
 import time
@@ -32,6 +34,18 @@ from localdev.system import LocalSystem
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+B64URL = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+
+
+def respelled(mac: str) -> str:
+    """Another spelling of an unpadded base64url MAC (43 characters for 32 bytes): the last character's unused low
+    bit set, which a lenient decoder reads as the same bytes (Python's does)."""
+    other = mac[:-1] + B64URL[B64URL.index(mac[-1]) | 1]
+    if other == mac or base64.urlsafe_b64decode(other + "=") != base64.urlsafe_b64decode(mac + "="):
+        raise ValueError(f"{mac!r} has no second spelling this way")
+    return other
 
 
 def expected_png(prompt: str, seed: int, size: str = "1664*928") -> bytes:
@@ -67,6 +81,10 @@ class StandInControl:
 
     def image_behavior(self, mode: str, **body: Any) -> None:
         self._post("image-behavior", mode=mode, **body)
+
+    def padding(self, size: int, endpoint: str = "any", count: int = 1) -> None:
+        """Make the next `count` JSON answers of `endpoint` `size` bytes longer (a `padding` field)."""
+        self._post("padding", bytes=size, endpoint=endpoint, count=count)
 
     def result_url(self, url: str, count: int = 1) -> None:
         self._post("result-url", url=url, count=count)
@@ -211,14 +229,15 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
 
 
 def assert_failed_cleanly(
-    api: httpx.Client, state: LocalState, response: httpx.Response, status: int, code: str, run_code: str
+    admin: httpx.Client, state: LocalState, response: httpx.Response, status: int, code: str, run_code: str
 ) -> dict[str, Any]:
-    """The HTTP error, the failed run with its code, and an empty run folder in R2 (no object, no upload)."""
+    """The HTTP error, the failed run with its code (read with the admin token), and an empty run folder in R2
+    (no object, no upload)."""
     assert response.status_code == status, response.text
     error = error_of(response)
     assert error["code"] == code
     assert error["provider_code"] == run_code
-    body = api.get(f"/api/runs/{error['run_id']}").json()
+    body = admin.get(f"/api/runs/{error['run_id']}").json()
     run = body["run"]
     assert run["status"] == "failed"
     assert run["error"]["code"] == run_code
@@ -232,13 +251,14 @@ def assert_failed_cleanly(
 FINISHED = tuple(TERMINAL)
 
 
-def wait_for_run(api: httpx.Client, run_id: str, statuses: tuple[str, ...] = FINISHED,
+def wait_for_run(admin: httpx.Client, run_id: str, statuses: tuple[str, ...] = FINISHED,
                  timeout: float = 45.0) -> dict[str, Any]:
-    """`{"run", "events"}` once the run is in one of `statuses`; fails with the last body after `timeout`."""
+    """`{"run", "events"}` (read with the admin token, so the whole run) once the run is in one of `statuses`;
+    fails with the last body after `timeout`."""
     deadline = time.monotonic() + timeout
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        response = api.get(f"/api/runs/{run_id}")
+        response = admin.get(f"/api/runs/{run_id}")
         response.raise_for_status()
         body = response.json()
         if body["run"]["status"] in statuses:
@@ -254,16 +274,17 @@ def create_async_run(api: httpx.Client, prompt: str) -> str:
     return response.json()["run"]["id"]
 
 
-def fail_async_runs(api: httpx.Client, control: StandInControl, deliveries: int) -> tuple[str, str]:
+def fail_async_runs(api: httpx.Client, admin: httpx.Client, control: StandInControl,
+                    deliveries: int) -> tuple[str, str]:
     """Two ended async runs, one at a time (the stand-in's faults apply to the next calls, whoever makes them):
     one `failed` at once by a provider 400 `InvalidParameter`, one `dead_lettered` by a 500 `InternalError` on
     each of its `deliveries`."""
     control.fault(status=400, code="InvalidParameter", message="bad size", endpoint="async-submit")
     failed = create_async_run(api, "fails at once")
-    assert wait_for_run(api, failed)["run"]["status"] == "failed"
+    assert wait_for_run(admin, failed)["run"]["status"] == "failed"
     control.fault(status=500, code="InternalError", message="down", endpoint="async-submit", count=deliveries)
     dead = create_async_run(api, "never gets through")
-    assert wait_for_run(api, dead)["run"]["status"] == "dead_lettered"
+    assert wait_for_run(admin, dead)["run"]["status"] == "dead_lettered"
     return failed, dead
 
 

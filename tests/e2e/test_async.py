@@ -40,7 +40,8 @@ def _objects_of(state: LocalState, run: dict) -> list[StoredObject]:
 
 
 def test_generate_answers_202_and_the_consumer_takes_the_run_to_succeeded(
-    async_api: httpx.Client, async_standin: StandInControl, async_state: LocalState, async_system: LocalSystem
+    async_api: httpx.Client, async_admin: httpx.Client, async_standin: StandInControl, async_state: LocalState,
+    async_system: LocalSystem,
 ) -> None:
     prompt, seed, size = "a lighthouse in a storm, ink", 5, "1328*1328"
     response = async_api.post("/api/generate", json={"prompt": prompt, "seed": seed, "size": size,
@@ -50,7 +51,7 @@ def test_generate_answers_202_and_the_consumer_takes_the_run_to_succeeded(
     assert (queued["status"], queued["images"], queued["completed_at"]) == ("queued", [], None)
     assert response.headers["location"] == f"/api/runs/{queued['id']}"
 
-    body = wait_for_run(async_api, queued["id"])
+    body = wait_for_run(async_admin, queued["id"])
     run = body["run"]
     assert run["status"] == "succeeded", run
     assert transitions(body) == HAPPY_PATH
@@ -87,11 +88,12 @@ def test_generate_answers_202_and_the_consumer_takes_the_run_to_succeeded(
     ("task", 500, "InternalError"),
 ], ids=["throttled submit", "submit 5xx", "poll 5xx"])
 def test_transient_upstream_errors_are_retried_with_backoff_then_succeed(
-    async_api: httpx.Client, async_standin: StandInControl, endpoint: str, status: int, code: str
+    async_api: httpx.Client, async_admin: httpx.Client, async_standin: StandInControl, endpoint: str, status: int,
+    code: str,
 ) -> None:
     async_standin.fault(status=status, code=code, message="try later", endpoint=endpoint, count=1)
     run_id = async_api.post("/api/generate", json={"prompt": f"weather after {code}"}).json()["run"]["id"]
-    body = wait_for_run(async_api, run_id)
+    body = wait_for_run(async_admin, run_id)
     assert body["run"]["status"] == "succeeded", body["run"]
     [failed] = events_of(body, "attempt_failed")
     assert failed["detail"] | {"message": None} == {
@@ -115,15 +117,15 @@ def test_transient_upstream_errors_are_retried_with_backoff_then_succeed(
      "task_unknown", [(None, "queued"), ("queued", "submitted"), ("submitted", "failed")]),
 ], ids=["submit 400", "task FAILED", "task UNKNOWN"])
 def test_permanent_failures_fail_the_run_at_once_with_the_providers_code(
-    async_api: httpx.Client, async_standin: StandInControl, async_state: LocalState, setup: dict, code: str,
-    path: list,
+    async_api: httpx.Client, async_admin: httpx.Client, async_standin: StandInControl, async_state: LocalState,
+    setup: dict, code: str, path: list,
 ) -> None:
     if "fault" in setup:
         async_standin.fault(**setup["fault"])
     else:
         async_standin.tasks(**setup["tasks"])
     run_id = async_api.post("/api/generate", json={"prompt": f"a failure: {code}"}).json()["run"]["id"]
-    body = wait_for_run(async_api, run_id)
+    body = wait_for_run(async_admin, run_id)
     run = body["run"]
     assert (run["status"], run["error"]["code"]) == ("failed", code)
     assert transitions(body) == path
@@ -134,11 +136,11 @@ def test_permanent_failures_fail_the_run_at_once_with_the_providers_code(
 
 
 def test_a_job_that_always_errors_is_dead_lettered_after_exactly_the_configured_attempts(
-    async_api: httpx.Client, async_standin: StandInControl
+    async_api: httpx.Client, async_admin: httpx.Client, async_standin: StandInControl
 ) -> None:
     async_standin.fault(status=500, code="InternalError", message="it never works", endpoint="async-submit", count=50)
     run_id = async_api.post("/api/generate", json={"prompt": "a poisoned job"}).json()["run"]["id"]
-    body = wait_for_run(async_api, run_id)
+    body = wait_for_run(async_admin, run_id)
     run = body["run"]
     assert run["status"] == "dead_lettered"
     assert run["error"] == {"code": "InternalError", "message": "it never works"}
@@ -153,7 +155,7 @@ def test_a_job_that_always_errors_is_dead_lettered_after_exactly_the_configured_
 
 
 def test_the_same_job_delivered_concurrently_makes_one_task_and_one_asset_set(
-    async_api: httpx.Client, async_standin: StandInControl, async_state: LocalState
+    async_api: httpx.Client, async_admin: httpx.Client, async_standin: StandInControl, async_state: LocalState
 ) -> None:
     """Four requests with one Idempotency-Key at once: the first creates the run and sends its job, and each
     replay of the still-queued run sends the same job again (the producer is at-least-once), so the consumer
@@ -168,7 +170,7 @@ def test_the_same_job_delivered_concurrently_makes_one_task_and_one_asset_set(
         ))
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 202]
     [run_id] = {r.json()["run"]["id"] for r in responses}
-    body = wait_for_run(async_api, run_id)
+    body = wait_for_run(async_admin, run_id)
     assert body["run"]["status"] == "succeeded"
     sent = events_of(body, "job_sent")
     assert sorted((e["detail"]["seq"], e["detail"]["reason"]) for e in sent) == [(0, "created")] + [(0, "replay")] * 3

@@ -39,25 +39,25 @@ def _outsider_calls(outsider: StandIn) -> list[dict[str, object]]:
 
 
 def test_result_on_a_host_outside_the_allowlist_is_never_fetched(
-    api: httpx.Client, standin: StandInControl, state: LocalState, outsider: StandIn
+    api: httpx.Client, admin: httpx.Client, standin: StandInControl, state: LocalState, outsider: StandIn
 ) -> None:
     url = _outsider_url(outsider)
     before = len(_outsider_calls(outsider))
     standin.result_url(url)
     response = api.post("/api/generate", json={"prompt": "an outsider"})
-    run = assert_failed_cleanly(api, state, response, 502, "upstream_error", "result_host_not_allowed")
+    run = assert_failed_cleanly(admin, state, response, 502, "upstream_error", "result_host_not_allowed")
     assert "127.0.0.2" in run["error"]["message"]
     assert len(_outsider_calls(outsider)) == before
 
 
 def test_redirect_to_a_host_outside_the_allowlist_is_not_followed(
-    api: httpx.Client, standin: StandInControl, state: LocalState, outsider: StandIn
+    api: httpx.Client, admin: httpx.Client, standin: StandInControl, state: LocalState, outsider: StandIn
 ) -> None:
     url = _outsider_url(outsider)
     before = len(_outsider_calls(outsider))
     standin.image_behavior(mode="redirect", location=url, count=1)
     response = api.post("/api/generate", json={"prompt": "a redirect"})
-    assert_failed_cleanly(api, state, response, 502, "upstream_error", "result_host_not_allowed")
+    assert_failed_cleanly(admin, state, response, 502, "upstream_error", "result_host_not_allowed")
     assert [c["status"] for c in standin.calls("image")] == [302]
     assert len(_outsider_calls(outsider)) == before
 
@@ -84,20 +84,20 @@ def test_redirect_within_the_allowlist_is_followed(
     ids=["invalid-name", "file", "ftp", "garbage"],
 )
 def test_unacceptable_result_urls_are_refused(
-    api: httpx.Client, standin: StandInControl, state: LocalState, url: str, run_code: str
+    api: httpx.Client, admin: httpx.Client, standin: StandInControl, state: LocalState, url: str, run_code: str
 ) -> None:
     standin.result_url(url)
     response = api.post("/api/generate", json={"prompt": "a strange url"})
-    assert_failed_cleanly(api, state, response, 502, "upstream_error", run_code)
+    assert_failed_cleanly(admin, state, response, 502, "upstream_error", run_code)
 
 
 def test_credentials_in_a_result_url_are_refused(
-    api: httpx.Client, standin: StandInControl, state: LocalState
+    api: httpx.Client, admin: httpx.Client, standin: StandInControl, state: LocalState
 ) -> None:
     host = standin.base_url.removeprefix("http://")
     standin.result_url(f"http://user:secret@{host}/x.png")
     response = api.post("/api/generate", json={"prompt": "credentials"})
-    assert_failed_cleanly(api, state, response, 502, "upstream_error", "result_url_invalid")
+    assert_failed_cleanly(admin, state, response, 502, "upstream_error", "result_url_invalid")
 
 
 @pytest.mark.parametrize("size", [300_000, PART_BYTES + 700_000], ids=["one put", "multipart"])
@@ -118,20 +118,20 @@ def test_result_without_content_length_is_streamed_into_r2(
 
 
 def test_result_without_content_length_over_the_limit_leaves_nothing(
-    api: httpx.Client, standin: StandInControl, state: LocalState, origin: ChunkedOrigin
+    api: httpx.Client, admin: httpx.Client, standin: StandInControl, state: LocalState, origin: ChunkedOrigin
 ) -> None:
     """Caught while streaming, after whole multipart parts were uploaded: the upload is aborted."""
     png = expected_png("too big", 9, "1328*1328")
     standin.result_url(origin.serve("/too-big.png", png + bytes(MAX_IMAGE_BYTES + 1 - len(png))))
     response = api.post("/api/generate", json={"prompt": "too big"})
-    run = assert_failed_cleanly(api, state, response, 502, "upstream_error", "result_too_large")
+    run = assert_failed_cleanly(admin, state, response, 502, "upstream_error", "result_too_large")
     assert [status for key, status in state.multipart_uploads() if run["id"] in key] == ["aborted"]
 
 
 def test_bytes_that_are_not_the_declared_image_type_are_refused(
-    api: httpx.Client, standin: StandInControl, state: LocalState, origin: ChunkedOrigin
+    api: httpx.Client, admin: httpx.Client, standin: StandInControl, state: LocalState, origin: ChunkedOrigin
 ) -> None:
     standin.result_url(origin.serve("/page.png", b"<html><body>sign in first</body></html>", "image/png"))
     response = api.post("/api/generate", json={"prompt": "html in disguise"})
-    run = assert_failed_cleanly(api, state, response, 502, "upstream_error", "result_bad_content_type")
+    run = assert_failed_cleanly(admin, state, response, 502, "upstream_error", "result_bad_content_type")
     assert "bytes" in run["error"]["message"]

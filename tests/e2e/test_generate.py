@@ -46,12 +46,16 @@ def test_generated_image_is_served_from_its_stable_url_after_the_upstream_url_ex
     assert len(standin.calls("image")) == downloads_before, "the stable URL must not go back to the provider"
 
 
-def test_run_shape_and_events_record_each_transition(api: httpx.Client, standin: StandInControl) -> None:
-    run = api.post("/api/generate", json={"prompt": "a lighthouse at dusk"}).json()["run"]
+def test_run_shape_and_events_record_each_transition(
+    api: httpx.Client, admin: httpx.Client, standin: StandInControl
+) -> None:
+    mine = api.post("/api/generate", json={"prompt": "a lighthouse at dusk"}).json()["run"]
     [sync_call] = standin.calls("sync")
 
-    body = api.get(f"/api/runs/{run['id']}").json()
-    assert body["run"] == run
+    body = admin.get(f"/api/runs/{mine['id']}").json()
+    run = body["run"]
+    assert {name: run[name] for name in mine} == mine, "the creator's view is a part of the whole run"
+    assert (run["prompt"], run["parameters"]) == ("a lighthouse at dusk", {})
     assert run["provider"] == {
         "name": "dashscope",
         "model": "qwen-image-plus",
@@ -108,13 +112,33 @@ def test_stored_object_is_exactly_the_recorded_asset(
     assert state.objects(run_folder) == [StoredObject(image["key"], image["bytes"])]
 
 
-def test_request_id_is_propagated_or_created(api: httpx.Client, standin: StandInControl) -> None:
+def test_request_ids_are_ours_and_a_clients_own_is_kept_beside_them(
+    api: httpx.Client, admin: httpx.Client, standin: StandInControl, state: LocalState
+) -> None:
+    """A spoofed X-Request-Id never becomes the recorded `request_id`: support queries by request id find only
+    what the backend recorded. The client's id is kept as `client_request_id`, filterable and echoed."""
     given = f"test-{uuid.uuid4()}"
     response = api.post("/api/generate", json={"prompt": "a kite"}, headers={"X-Request-Id": given})
-    assert response.headers["x-request-id"] == given
-    assert response.json()["run"]["request_id"] == given
+    assert response.status_code == 201
+    ours = response.headers["x-request-id"]
+    assert uuid.UUID(ours) and ours != given
+    assert response.headers["x-client-request-id"] == given
+    run_id = response.json()["run"]["id"]
+    [row] = state.query("SELECT request_id, client_request_id FROM runs WHERE id = ?", run_id)
+    assert row == {"request_id": ours, "client_request_id": given}
+    run = admin.get(f"/api/runs/{run_id}").json()["run"]
+    assert (run["request_id"], run["client_request_id"]) == (ours, given)
 
-    created = api.get("/api/health").headers["x-request-id"]
-    assert uuid.UUID(created)
-    unsafe = api.get("/api/health", headers={"X-Request-Id": "bad id with spaces"}).headers["x-request-id"]
-    assert uuid.UUID(unsafe)
+    assert admin.get("/api/runs", params={"request_id": given}).json()["runs"] == []
+    by_client_id = admin.get("/api/runs", params={"client_request_id": given}).json()["runs"]
+    assert [r["id"] for r in by_client_id] == [run_id]
+    assert [r["id"] for r in admin.get("/api/runs", params={"request_id": ours}).json()["runs"]] == [run_id]
+
+
+def test_an_unusable_client_request_id_is_left_out_not_echoed(api: httpx.Client) -> None:
+    for given in ("bad id with spaces", "x" * 129, "<script>"):
+        response = api.get("/api/health", headers={"X-Request-Id": given})
+        assert uuid.UUID(response.headers["x-request-id"])
+        assert "x-client-request-id" not in response.headers, given
+    plain = api.get("/api/health")
+    assert uuid.UUID(plain.headers["x-request-id"]) and "x-client-request-id" not in plain.headers

@@ -1,5 +1,6 @@
-"""`Idempotency-Key`: a replay answers 200 with the same run and never calls the provider again; the same key
-with another body is a 409. The key's uniqueness is enforced by D1, so concurrent requests agree too."""
+"""`Idempotency-Key`: a replay answers 200 with the same run (and its read token, since the first answer may
+have been lost) and never calls the provider again; the same key with another body is a 409 that says nothing
+about the run the key names. The key's uniqueness is enforced by D1, so concurrent requests agree too."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.e2e.support import LocalState, StandInControl, error_of
 
 
 def test_replay_returns_the_same_run_without_a_second_upstream_call(
-    api: httpx.Client, standin: StandInControl
+    api: httpx.Client, admin: httpx.Client, standin: StandInControl
 ) -> None:
     key = str(uuid.uuid4())
     body = {"prompt": "a paper boat", "seed": 11}
@@ -22,10 +23,11 @@ def test_replay_returns_the_same_run_without_a_second_upstream_call(
     second = api.post("/api/generate", json={"seed": 11, "prompt": "a paper boat"}, headers={"Idempotency-Key": key})
     assert second.status_code == 200
     assert second.json()["run"] == first.json()["run"]
+    assert second.json()["read_token"] == first.json()["read_token"], "the same token: the first may be lost"
     assert len(standin.calls("sync")) == 1
     assert len(standin.calls("image")) == 1
 
-    events = api.get(f"/api/runs/{first.json()['run']['id']}").json()["events"]
+    events = admin.get(f"/api/runs/{first.json()['run']['id']}").json()["events"]
     replays = [e for e in events if e["type"] == "idempotent_replay"]
     assert [e["detail"]["request_id"] for e in replays] == [second.headers["x-request-id"]]
 
@@ -36,8 +38,11 @@ def test_same_key_with_another_body_is_a_conflict(api: httpx.Client, standin: St
     conflict = api.post("/api/generate", json={"prompt": "a paper plane"}, headers={"Idempotency-Key": key})
     assert conflict.status_code == 409
     error = error_of(conflict)
-    assert error["code"] == "idempotency_conflict"
-    assert error["run_id"] == first.json()["run"]["id"]
+    assert set(error) == {"code", "message", "request_id"}, "nothing about the run the key names"
+    assert (error["code"], error["message"]) == (
+        "idempotency_conflict", "this Idempotency-Key was already used with a different request body")
+    assert first.json()["run"]["id"] not in conflict.text
+    assert first.json()["read_token"] not in conflict.text
     assert len(standin.calls("sync")) == 1
 
 

@@ -165,18 +165,20 @@ def test_make_dev_with_async_on_runs_a_job_through_every_status_and_shows_a_pois
         try:
             output.wait_for(READY, proc, seconds=90)
             assert "Processing:         async (queues)\n" in output.text
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
+            base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {admin_token}"}
+            with httpx.Client(base_url=base, timeout=30) as api, \
+                    httpx.Client(base_url=base, timeout=30, headers=auth) as admin:
                 accepted = api.post("/api/generate", json={"prompt": "queued in make dev"})
                 assert accepted.status_code == 202, accepted.text
-                body = wait_for_run(api, accepted.json()["run"]["id"])
+                body = wait_for_run(admin, accepted.json()["run"]["id"])
                 assert transitions(body) == [(None, "queued"), ("queued", "submitted"), ("submitted", "running"),
                                              ("running", "persisting"), ("persisting", "succeeded")]
 
                 poison = {"endpoint": "async-submit", "status": 500, "code": "InternalError", "count": 3}
                 assert httpx.post(f"{upstream.base_url}/_standin/faults", json=poison).status_code == 200
                 poisoned = api.post("/api/generate", json={"prompt": "poisoned"}).json()["run"]["id"]
-                assert wait_for_run(api, poisoned)["run"]["status"] == "dead_lettered"
-                summary = api.get("/api/ops/summary", headers={"Authorization": f"Bearer {admin_token}"}).json()
+                assert wait_for_run(admin, poisoned)["run"]["status"] == "dead_lettered"
+                summary = admin.get("/api/ops/summary").json()
                 assert summary["dead_lettered"] == 1
                 assert [f["run_id"] for f in summary["latest_failures"]] == [poisoned]
                 assert api.get("/ops").status_code == 200

@@ -17,7 +17,7 @@ import pytest
 
 from localdev.system import LocalSystem
 from tests.e2e.conftest import SIGNED_TTL_SECONDS
-from tests.e2e.support import StandInControl, error_of, expected_png, sha256
+from tests.e2e.support import StandInControl, error_of, expected_png, respelled, sha256
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -158,6 +158,12 @@ def test_missing_bad_or_expired_signature_is_403(
         "signed with another key": f"/api/media/{key}?exp={exp}&sig={_sign('not-the-key', key, exp)}",
         "expired": f"/api/media/{key}?exp={past}&sig={_sign(secret, key, past)}",
         "other object's sig": f"/api/media/{key}?exp={exp}&sig={_sign(secret, key + 'x', exp)}",
+        # One spelling each: the same exp and MAC written differently are refused too.
+        "exp with a leading zero": f"/api/media/{key}?exp=0{exp}&sig={good_sig}",
+        "sig spelled otherwise": f"/api/media/{key}?exp={exp}&sig={respelled(good_sig)}",
+        "sig padded": f"/api/media/{key}?exp={exp}&sig={good_sig}=",
+        "exp twice": f"/api/media/{key}?exp={exp}&sig={good_sig}&exp={exp}",
+        "sig twice": f"/api/media/{key}?exp={exp}&sig={good_sig}&sig={good_sig}",
     }
     for case, url in cases.items():
         response = client.get(url)

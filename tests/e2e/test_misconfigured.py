@@ -5,6 +5,7 @@ the launcher refuses to call such a system started."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -46,12 +47,13 @@ def broken_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSy
 def test_a_backend_missing_bindings_answers_health_with_503_naming_them(broken_backend: LocalSystem) -> None:
     health = httpx.get(f"{broken_backend.url}/api/health", headers={"X-Request-Id": "health-1"}, timeout=30)
     assert health.status_code == 503
-    assert health.json() == {"error": {
+    body = health.json()
+    assert uuid.UUID(body["error"].pop("request_id")) and health.headers["x-client-request-id"] == "health-1"
+    assert body == {"error": {
         "code": "misconfigured",
         "message": "read bindings of the backend Worker failed: DB is missing (a d1 binding); UPSTREAM_TIMEOUT_MS "
                    "must be a whole number of at least 1; ADMIN_TOKEN is missing (a secret_text binding); JOBS is "
                    f"missing (a queue binding); {FIX}",
-        "request_id": "health-1",
         "bindings": ["DB", "UPSTREAM_TIMEOUT_MS", "ADMIN_TOKEN", "JOBS"],
     }}
 

@@ -45,14 +45,14 @@ def ops_admin(ops_system: LocalSystem) -> Iterator[httpx.Client]:
 def made(ops_system: LocalSystem) -> Made:
     assert ops_system.standin is not None
     control = StandInControl(ops_system.standin.base_url, ops_system.standin.api_key)
-    with control, client(ops_system) as api:
-        failed, dead = fail_async_runs(api, control, JOBS_MAX_RETRIES + 1)
+    with control, client(ops_system) as api, client(ops_system, admin=True) as admin:
+        failed, dead = fail_async_runs(api, admin, control, JOBS_MAX_RETRIES + 1)
         succeeded = [create_async_run(api, f"fine {i}") for i in range(3)]
         for run_id in succeeded:
-            assert wait_for_run(api, run_id)["run"]["status"] == "succeeded"
+            assert wait_for_run(admin, run_id)["run"]["status"] == "succeeded"
         control.tasks(polls_pending=0, polls_running=1000, count=1)
         running = create_async_run(api, "takes forever")
-        assert wait_for_run(api, running, statuses=("running",))["run"]["status"] == "running"
+        assert wait_for_run(admin, running, statuses=("running",))["run"]["status"] == "running"
     return Made(failed, dead, succeeded, running)
 
 
@@ -163,8 +163,8 @@ def test_ops_page_says_plainly_when_there_are_no_failures(schedule_system: Local
 
 
 def test_a_task_running_past_the_poll_budget_fails(ops_system: LocalSystem, made: Made) -> None:
-    with client(ops_system) as api:
-        body = wait_for_run(api, made.running, timeout=60)
+    with client(ops_system, admin=True) as admin:
+        body = wait_for_run(admin, made.running, timeout=60)
     run = body["run"]
     max_polls = ASYNC["queues.polling.max_polls"]
     assert (run["status"], run["error"]["code"]) == ("failed", "task_timeout")

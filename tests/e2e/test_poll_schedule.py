@@ -37,6 +37,13 @@ def api(schedule_system: LocalSystem) -> Iterator[httpx.Client]:
         yield api
 
 
+@pytest.fixture(scope="module")
+def admin(schedule_system: LocalSystem) -> Iterator[httpx.Client]:
+    """Reads whole runs (their events are the admin's to read)."""
+    with client(schedule_system, admin=True) as admin:
+        yield admin
+
+
 def _submitted(body: dict) -> dict:
     return next(e["detail"] for e in events_of(body, "status") if e["to"] == "submitted")
 
@@ -48,10 +55,10 @@ def _generate(api: httpx.Client, prompt: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def warmed(api: httpx.Client, control: StandInControl) -> list[dict]:
+def warmed(api: httpx.Client, admin: httpx.Client, control: StandInControl) -> list[dict]:
     """Runs made before the consumer knows how long tasks take: it goes by the hint."""
     runs = [_generate(api, f"warm-up {i}") for i in range(WARM_UP)]
-    return [wait_for_run(api, run_id, timeout=60) for run_id in runs]
+    return [wait_for_run(admin, run_id, timeout=60) for run_id in runs]
 
 
 def test_before_any_task_finished_the_first_poll_goes_by_the_hint_and_then_backs_off(
@@ -79,14 +86,15 @@ def _js_round(x: float) -> int:
 
 
 def test_once_tasks_have_finished_the_first_poll_waits_as_long_as_they_took_and_sees_the_result(
-    warmed: list[dict], api: httpx.Client, control: StandInControl, schedule_system: LocalSystem
+    warmed: list[dict], api: httpx.Client, admin: httpx.Client, control: StandInControl,
+    schedule_system: LocalSystem,
 ) -> None:
     # What the system's finished async tasks took (the warm-up's, and any other test's on this system).
     [known] = d1_of(schedule_system).query("SELECT AVG(task_ms) / 1000.0 AS mean FROM runs WHERE mode = 'async' "
                                            "AND status = 'succeeded' AND task_ms IS NOT NULL")
     learned = _js_round(min(4 * HINT, max(HINT / 4, known["mean"])) * 10) / 10
     assert abs(learned - TASK_SECONDS) <= 1, "the warm-up's tasks dominate what was learned"
-    body = wait_for_run(api, _generate(api, "after the warm-up"), timeout=60)
+    body = wait_for_run(admin, _generate(api, "after the warm-up"), timeout=60)
     assert body["run"]["status"] == "succeeded"
     detail = _submitted(body)
     assert (detail["expected_task_seconds"], detail["expected_from"], detail["first_poll_in_seconds"]) == (

@@ -111,8 +111,8 @@ def sync_failures(sync_system: LocalSystem, sync_measured: footprint.Measured) -
 @pytest.fixture(scope="module")
 def async_failures(async_system: LocalSystem, async_measured: footprint.Measured) -> dict[str, str]:
     """An async run refused at submit (invalid input) and one dead-lettered by upstream 5xx on every delivery."""
-    with _control(async_system) as control, client(async_system) as api:
-        invalid, dead = fail_async_runs(api, control, JOBS_MAX_RETRIES + 1)
+    with _control(async_system) as control, client(async_system) as api, client(async_system, admin=True) as admin:
+        invalid, dead = fail_async_runs(api, admin, control, JOBS_MAX_RETRIES + 1)
     return {"invalid": invalid, "dead": dead}
 
 

@@ -30,20 +30,20 @@ def test_async_rollups_agree_with_a_recount_after_retries_dead_letters_and_redri
     async_api: httpx.Client, async_admin: httpx.Client, async_standin: StandInControl, async_system: LocalSystem
 ) -> None:
     fine = _generate(async_api, "rollups: fine")
-    wait_for_run(async_api, fine)
+    wait_for_run(async_admin, fine)
     async_standin.fault(status=503, code="ServiceUnavailable", message="later", endpoint="async-submit", count=1)
     retried = _generate(async_api, "rollups: retried once")
-    wait_for_run(async_api, retried)
+    wait_for_run(async_admin, retried)
     async_standin.fault(status=400, code="InvalidParameter", message="bad", endpoint="async-submit")
     failed = _generate(async_api, "rollups: refused")
-    wait_for_run(async_api, failed)
+    wait_for_run(async_admin, failed)
     async_standin.fault(status=500, code="InternalError", message="down", endpoint="async-submit",
                         count=JOBS_MAX_RETRIES + 1)
     dead = _generate(async_api, "rollups: dead letter")
-    assert wait_for_run(async_api, dead)["run"]["status"] == "dead_lettered"
+    assert wait_for_run(async_admin, dead)["run"]["status"] == "dead_lettered"
     for run_id in (failed, dead):  # both kinds of ended run, re-driven to success
         assert async_admin.post(f"/api/runs/{run_id}/retry").status_code == 202
-        assert wait_for_run(async_api, run_id)["run"]["status"] == "succeeded"
+        assert wait_for_run(async_admin, run_id)["run"]["status"] == "succeeded"
 
     db = d1_of(async_system)
     assert rollups.differences(db) == []

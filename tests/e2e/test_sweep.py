@@ -20,6 +20,7 @@ import pytest
 from infra.d1 import rollups
 from infra.model.bindings import SWEEP_CRON, sweep_after_seconds
 from localdev.system import LocalSystem
+from tests.e2e.conftest import client
 from tests.e2e.support import LocalState, d1_of, events_of, write_run
 
 STUCK_FOR = timedelta(hours=3)
@@ -43,8 +44,9 @@ def _show(api: httpx.Client, run_id: str) -> dict:
 
 
 @pytest.fixture
-def url_api(url_system: LocalSystem) -> httpx.Client:
-    return httpx.Client(base_url=url_system.url, timeout=30)
+def url_admin(url_system: LocalSystem) -> httpx.Client:
+    """Reads the whole run (its events are the admin's to read)."""
+    return client(url_system, admin=True)
 
 
 def test_the_stuck_for_period_is_past_the_sweep_threshold(url_system: LocalSystem) -> None:
@@ -54,7 +56,7 @@ def test_the_stuck_for_period_is_past_the_sweep_threshold(url_system: LocalSyste
 
 
 def test_cron_fails_abandoned_sync_runs_and_deletes_what_they_stored(
-    url_system: LocalSystem, url_api: httpx.Client, tmp_path: Path
+    url_system: LocalSystem, url_admin: httpx.Client, tmp_path: Path
 ) -> None:
     state = LocalState(url_system)
     since = datetime.now(UTC) - STUCK_FOR
@@ -68,7 +70,7 @@ def test_cron_fails_abandoned_sync_runs_and_deletes_what_they_stored(
     assert response.status_code == 200, response.text
 
     for run_id, stuck_in in ((persisting, "persisting"), (running, "running")):
-        body = _show(url_api, run_id)
+        body = _show(url_admin, run_id)
         run = body["run"]
         assert run["status"] == "failed", run_id
         assert run["error"]["code"] == "abandoned"
@@ -86,12 +88,12 @@ def test_cron_fails_abandoned_sync_runs_and_deletes_what_they_stored(
     assert rollups.differences(d1_of(url_system), since_bucket=since) == []
 
 
-def test_cron_leaves_a_run_that_may_still_be_in_flight(url_system: LocalSystem, url_api: httpx.Client) -> None:
+def test_cron_leaves_a_run_that_may_still_be_in_flight(url_system: LocalSystem, url_admin: httpx.Client) -> None:
     fresh = write_run(url_system, status="running", path=["running"], since=datetime.now(UTC) - timedelta(seconds=5))
 
     assert url_system.run_cron(SWEEP_CRON).status_code == 200
 
-    body = _show(url_api, fresh)
+    body = _show(url_admin, fresh)
     assert body["run"]["status"] == "running" and body["run"]["error"] is None
     assert len(body["events"]) == 1
 
@@ -108,7 +110,7 @@ def test_cron_leaves_a_run_that_may_still_be_in_flight(url_system: LocalSystem, 
     ids=["queued", "submitted", "polling", "persisting", "re-driven sync run"],
 )
 def test_cron_never_touches_an_async_run(
-    url_system: LocalSystem, url_api: httpx.Client, tmp_path: Path, status: str, path: list[str], job_seq: int
+    url_system: LocalSystem, url_admin: httpx.Client, tmp_path: Path, status: str, path: list[str], job_seq: int
 ) -> None:
     """Async runs recover through leases and redelivery; however old, the sweeper leaves them as they are."""
     since = datetime.now(UTC) - STUCK_FOR
@@ -118,7 +120,7 @@ def test_cron_never_touches_an_async_run(
 
     assert url_system.run_cron(SWEEP_CRON).status_code == 200
 
-    body = _show(url_api, run_id)
+    body = _show(url_admin, run_id)
     assert body["run"]["status"] == status and body["run"]["error"] is None, json.dumps(body)
     assert len(body["events"]) == len(path)
     assert [o.key for o in LocalState(url_system).objects(_prefix(run_id, since))] == [key]

@@ -59,7 +59,10 @@ try {
     .prepare("SELECT created_at, id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM runs)")
     .first();
   const cursor = encodeCursor(String(middle?.created_at ?? "2026-01-02T03:04:05.678Z"), String(middle?.id ?? "x"));
-  const filters = { status: "failed", request_id: "req-1", since: "2026-01-01T00:00:00Z", until: "2026-12-31T00:00:00Z" };
+  const filters = {
+    status: "failed", request_id: "req-1", client_request_id: "mine-1", since: "2026-01-01T00:00:00Z",
+    until: "2026-12-31T00:00:00Z",
+  };
   const names = /** @type {(keyof typeof filters)[]} */ (Object.keys(filters));
   for (let mask = 0; mask < 2 ** names.length; mask++) {
     for (const paged of [false, true]) {
@@ -77,7 +80,8 @@ try {
   const id = crypto.randomUUID();
   const at = new Date().toISOString();
   await as("create a run", () => createRun(db, {
-    id, requestId: "req-plan", idempotencyKey: `key-${id}`, requestHash: "h", model: "qwen-image-plus",
+    id, requestId: "req-plan", clientRequestId: "mine-plan", idempotencyKey: `key-${id}`, requestHash: "h",
+    model: "qwen-image-plus",
     status: STATUS.QUEUED, prompt: "planned", parameters: {}, createdAt: at,
   }));
   await as("run by idempotency key", () => findByIdempotencyKey(db, `key-${id}`));

@@ -16,7 +16,8 @@ from infra.model.settings import load_settings
 
 from .conftest import STACKS
 
-SECRETS = {"DASHSCOPE_API_KEY": "sk-test-key", "MEDIA_SIGNING_KEY": "signing-test", "ADMIN_TOKEN": "admin-test"}
+SECRETS = {"DASHSCOPE_API_KEY": "sk-test-key", "MEDIA_SIGNING_KEY": "signing-test", "ADMIN_TOKEN": "admin-test",
+           "RUN_TOKEN_KEY": "run-token-test"}
 
 
 def _read(path: Path) -> dict:
@@ -26,6 +27,7 @@ def _read(path: Path) -> dict:
 def wrangler_binding_names(config: dict, dev_vars: Path) -> set[str]:
     names = {b["binding"] for key in ("r2_buckets", "d1_databases", "services") for b in config.get(key, [])}
     names |= {p["binding"] for p in config.get("queues", {}).get("producers", [])}
+    names |= {limit["name"] for limit in config.get("ratelimits", [])}
     names |= set(config.get("vars", {}))
     names |= {line.split("=", 1)[0] for line in dev_vars.read_text().splitlines()}
     return names
@@ -51,6 +53,16 @@ def test_wrangler_config_uses_the_deployed_names(plan_of, stack: str, tmp_path: 
     assert (paths[Role.BACKEND].parent / backend["main"]).resolve() == Path("worker_src/backend/index.js").resolve()
     migrations = (paths[Role.BACKEND].parent / backend["d1_databases"][0]["migrations_dir"]).resolve()
     assert migrations == Path("worker_src/migrations").resolve()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_wrangler_rate_limits_equal_the_pulumi_ones(plan_of, stack: str, tmp_path: Path) -> None:
+    """wrangler dev simulates the binding from the same namespace, limit and period Pulumi deploys."""
+    local = _read(write_wrangler_configs(load_settings(stack), SECRETS, tmp_path)[Role.BACKEND])["ratelimits"]
+    deployed = [b for b in plan_of(stack).one("WorkersScript", "backend-script").inputs["bindings"]
+                if b["type"] == "ratelimit"]
+    assert local == [{"name": b["name"], "namespace_id": b["namespaceId"], "simple": b["simple"]} for b in deployed]
+    assert len(local) == 1
 
 
 def test_wrangler_consumers_match_the_pulumi_consumers(plan_of, tmp_path: Path) -> None:
@@ -101,6 +113,7 @@ def test_secrets_go_to_dev_vars_only(tmp_path: Path) -> None:
     dev_vars = paths[Role.BACKEND].parent / ".dev.vars"
     assert dev_vars.read_text() == (
         'DASHSCOPE_API_KEY="sk-test-key"\nMEDIA_SIGNING_KEY="signing-test"\nADMIN_TOKEN="admin-test"\n'
+        'RUN_TOKEN_KEY="run-token-test"\n'
     )
     assert stat.S_IMODE(dev_vars.stat().st_mode) == 0o600
 

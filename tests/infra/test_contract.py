@@ -128,6 +128,16 @@ def test_a_binding_is_refused_when_its_stack_gives_it_no_value() -> None:
                                  "settings field must be set wherever the binding is bound")
 
 
+@pytest.mark.parametrize(("kind", "value", "why"), [
+    (Kind.RATE_LIMIT, lambda s: "1001", "must be rate limit settings"),
+    (Kind.TEXT, lambda s: s.generate_rate_limit, "must not be rate limit settings"),
+])
+def test_a_rate_limit_binding_takes_rate_limit_settings_and_nothing_else_does(kind: Kind, value, why: str) -> None:
+    with pytest.raises(DeclarationError) as caught:
+        bind((Declared("LIMIT", kind, "a limit", value),), load_settings("staging"))
+    assert str(caught.value) == f"declare binding 'LIMIT' failed: a {kind} binding's value {why}"
+
+
 def test_a_condition_must_name_a_text_binding_declared_before_it() -> None:
     declared = (Declared("JOBS", Kind.QUEUE, "jobs", lambda s: "q", when=When("ASYNC_ENABLED", "true")),)
     with pytest.raises(DeclarationError, match=r"^declare binding 'JOBS' failed: its condition names ASYNC_ENABLED, "

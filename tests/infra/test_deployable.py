@@ -17,7 +17,7 @@ from localdev.system import WRANGLER_JS, wrangler_env
 
 from .conftest import DEPLOYED
 
-SECRETS = {"DASHSCOPE_API_KEY": "k", "MEDIA_SIGNING_KEY": "s", "ADMIN_TOKEN": "a"}
+SECRETS = {"DASHSCOPE_API_KEY": "k", "MEDIA_SIGNING_KEY": "s", "ADMIN_TOKEN": "a", "RUN_TOKEN_KEY": "r"}
 
 
 @pytest.mark.parametrize("stack", DEPLOYED)

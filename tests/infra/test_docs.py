@@ -11,6 +11,8 @@ from infra.model.contract import (
     ASYNC_MODELS,
     ASYNC_RULE,
     ERROR_STATUS,
+    FORWARDED_HEADERS,
+    HEADERS,
     LIMITS,
     MEDIA_KEY_PREFIX,
     MODELS,
@@ -84,7 +86,9 @@ def test_the_api_reference_states_the_contract_limits_and_sizes() -> None:
         f"| `negative_prompt` | string | optional, at most {LIMITS.negative_prompt_chars} characters |",
         f"| `size` | string | optional, one of {sizes} |",
         f"| `seed` | integer | optional, 0{dash}{LIMITS.seed_max} |",
-        f"`Idempotency-Key` (optional): 1{dash}{LIMITS.idempotency_key_chars} printable ASCII characters",
+        f"`Idempotency-Key` (optional): {LIMITS.idempotency_key_min_chars}{dash}{LIMITS.idempotency_key_chars} "
+        "printable ASCII characters",
+        f"{LIMITS.upstream_body_bytes // 1024 // 1024} MiB (`LIMITS.upstream_body_bytes`",
         f"| `limit` | 1{dash}{LIMITS.list_max}, default {LIMITS.list_default} |",
         f"Objects are stored at `{MEDIA_KEY_PREFIX}<yyyy>/<mm>/<dd>/<run_id>/<index>.png`",
     ]
@@ -98,3 +102,11 @@ def test_the_runbook_states_the_async_rule_with_the_contracts_thresholds() -> No
     expected = {name: (f"{value:,}" if isinstance(value, int) else f"{value * 100:g} %")
                 for name, value in ASYNC_RULE.__dict__.items()}
     assert stated == expected
+
+
+def test_the_api_reference_names_every_header_the_frontend_passes_on() -> None:
+    text = (REPO_ROOT / "docs" / "api.md").read_text()
+    forwarding = text[text.index("only the request headers"):text.index("(`FORWARDED_HEADERS`")]
+    named = re.findall(r"`([A-Za-z-]+)`", forwarding)
+    assert sorted(name.lower() for name in named) == sorted(FORWARDED_HEADERS)
+    assert f"adds `{HEADERS.client_address}`" in text

@@ -28,7 +28,7 @@ ZONE_NAME = "qwen-demo.dev"
 TOKEN = "preflight-token-0123456789abcdefghij"
 DASHSCOPE = "https://dashscope-intl.aliyuncs.com"
 KEY = "sk-preflight-0123456789"
-SECRETS = ("dashscopeApiKey", "adminToken", "mediaSigningKey")  # staging signs media URLs
+SECRETS = ("dashscopeApiKey", "adminToken", "mediaSigningKey", "runTokenKey")  # staging signs media URLs
 
 
 def ready_stack(data: dict[str, Any]) -> None:
@@ -168,8 +168,9 @@ def test_settings_that_do_not_validate_stop_the_checks(project) -> None:
 
 @pytest.mark.parametrize(("config", "detail"), [
     ({"qwen-image:adminToken": {"secure": "v1:x"}},
-     "Pulumi.staging.yaml lacks dashscopeApiKey, mediaSigningKey: pulumi config set --secret --stack staging "
-     "dashscopeApiKey; pulumi config set --secret --stack staging mediaSigningKey"),
+     "Pulumi.staging.yaml lacks dashscopeApiKey, mediaSigningKey, runTokenKey: pulumi config set --secret --stack "
+     "staging dashscopeApiKey; pulumi config set --secret --stack staging mediaSigningKey; pulumi config set "
+     "--secret --stack staging runTokenKey"),
     ({f"qwen-image:{key}": {"secure": "v1:x"} for key in SECRETS} | {"qwen-image:adminToken": "in-clear"},
      "Pulumi.staging.yaml holds adminToken in plain text: remove it and set it again with --secret (pulumi config "
      "set --secret --stack staging adminToken)"),

@@ -20,7 +20,7 @@ def test_review_shows_each_plan_and_the_diff_of_neighbouring_stacks(plan_cli) ->
     assert result.returncode == 0, result.stderr
     document = result.stdout
     assert summaries(document) == ["plan of staging: 14 resources", "plan of production: 15 resources",
-                                   "diff staging production: 34 differences"]
+                                   "diff staging production: 36 differences"]
     assert "Bindings of qwen-image-staging-backend" in document
     assert "bindings[MEDIA_DELIVERY].text" in document
     assert "text=[secret]" in document and PLACEHOLDER_SECRET not in document

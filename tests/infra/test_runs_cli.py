@@ -78,11 +78,12 @@ def client(handler: Any, token: str = "tok-123") -> tuple[AdminClient, list[http
 
 def test_list_sends_the_filters_and_the_bearer_token() -> None:
     admin, seen = client(lambda r: httpx.Response(200, json={"runs": [], "next_cursor": None}))
-    filters = RunFilters(status="failed", since="2026-01-01T00:00:00.000Z", request_id="req-9", limit=5)
+    filters = RunFilters(status="failed", since="2026-01-01T00:00:00.000Z", request_id="req-9",
+                         client_request_id="mine-3", limit=5)
     assert admin.list_runs(filters, LIST) == {"runs": [], "next_cursor": None}
     (request,) = seen
     assert str(request.url) == ("https://qwen.example.com/api/runs?status=failed&since=2026-01-01T00%3A00%3A00.000Z"
-                                "&request_id=req-9&limit=5")
+                                "&request_id=req-9&client_request_id=mine-3&limit=5")
     assert request.headers["authorization"] == "Bearer tok-123"
 
 
@@ -147,12 +148,15 @@ def runs(system: LocalSystem) -> dict[str, dict[str, Any]]:
     """One succeeded and one failed run, created through the public API as a client would."""
     assert system.standin is not None
     control = StandInControl(system.standin.base_url, system.standin.api_key)
-    with httpx.Client(base_url=system.url, timeout=60) as api:
-        ok = api.post("/api/generate", json={"prompt": "a lighthouse", "seed": 7},
-                      headers={"X-Request-Id": "cli-ok"}).json()["run"]
+    auth = {"Authorization": f"Bearer {system.admin_token}"}
+    with httpx.Client(base_url=system.url, timeout=60) as api, \
+            httpx.Client(base_url=system.url, timeout=60, headers=auth) as admin:
+        created = api.post("/api/generate", json={"prompt": "a lighthouse", "seed": 7},
+                           headers={"X-Request-Id": "cli-ok"}).json()["run"]
+        ok = admin.get(f"/api/runs/{created['id']}").json()["run"]
         control.fault(status=400, code="InvalidParameter", message="size is not supported", endpoint="sync")
         error = api.post("/api/generate", json={"prompt": "a storm"}, headers={"X-Request-Id": "cli-failed"})
-        failed = api.get(f"/api/runs/{error.json()['error']['run_id']}").json()["run"]
+        failed = admin.get(f"/api/runs/{error.json()['error']['run_id']}").json()["run"]
     control.reset()
     control.close()
     return {"ok": ok, "failed": failed}
@@ -186,13 +190,15 @@ def test_runs_list_prints_a_table(cli, runs: dict[str, dict[str, Any]]) -> None:
     assert "run(s), newest first" in out
     failed = runs["failed"]
     row = next(line for line in out.splitlines() if failed["id"] in line)
-    assert "failed" in row and "cli-failed" in row and "InvalidParameter: size is not supported" in row
+    assert "failed" in row and failed["request_id"] in row and "cli-failed" in row
+    assert "InvalidParameter: size is not supported" in row
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
     (["--status", "failed"], ["failed"]),
     (["--status", "succeeded"], ["ok"]),
-    (["--request-id", "cli-ok"], ["ok"]),
+    (["--request-id", "cli-ok"], []),
+    (["--client-request-id", "cli-ok"], ["ok"]),
     (["--since", "1h"], ["failed", "ok"]),
     (["--until", "2020-01-01"], []),
     (["--limit", "1"], ["failed"]),
@@ -202,6 +208,14 @@ def test_runs_list_filters_reach_the_api(cli, runs: dict[str, dict[str, Any]], f
     code, out, _ = cli("runs", "list", "--stack", "local", "--json", *flags)
     assert code == 0
     assert [run["id"] for run in json.loads(out)["runs"]] == [runs[name]["id"] for name in expected]
+
+
+def test_runs_list_finds_a_run_by_the_request_id_the_backend_answered(cli, runs: dict[str, dict[str, Any]]) -> None:
+    ok = runs["ok"]
+    code, out, _ = cli("runs", "list", "--stack", "local", "--json", "--request-id", ok["request_id"])
+    assert code == 0
+    assert [run["id"] for run in json.loads(out)["runs"]] == [ok["id"]]
+    assert ok["request_id"] != "cli-ok" and ok["client_request_id"] == "cli-ok"
 
 
 def test_runs_show_prints_the_run_its_images_and_events(cli, runs: dict[str, dict[str, Any]]) -> None:

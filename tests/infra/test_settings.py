@@ -315,3 +315,24 @@ def test_the_earliest_expiry_of_the_rules_covering_a_prefix_counts() -> None:
         LifecycleRule(id="other", prefix="tmp/", expire_after_days=1),
     ]})
     assert lifecycle.expiry_days("generated/") == 90 and lifecycle.expiry_days("logs/") == 400
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("period_seconds", 30, "Input should be 10 or 60"),
+    ("limit", 0, "Input should be greater than or equal to 1"),
+    ("namespace_id", "1001", "Input should be a valid integer"),
+])
+def test_the_generate_rate_limit_is_what_cloudflare_accepts(write_stack, field: str, value: object,
+                                                             reason: str) -> None:
+    message = _error(write_stack, "staging", lambda d: d["generate_rate_limit"].update({field: value}))
+    assert message.endswith(f"has 1 problem(s):\n  generate_rate_limit.{field}: {reason}")
+
+
+def test_stacks_of_one_account_count_in_namespaces_of_their_own() -> None:
+    """A namespace is per account: two stacks sharing one would share their clients' counts."""
+    by_account: dict[tuple[str, int], list[str]] = {}
+    for environment in STACKS:
+        settings = load_settings(environment)
+        key = (settings.cloudflare.account_id, settings.generate_rate_limit.namespace_id)
+        by_account.setdefault(key, []).append(environment)
+    assert [names for names in by_account.values() if len(names) > 1] == []

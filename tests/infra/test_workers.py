@@ -62,6 +62,16 @@ def test_backend_binds_storage_by_physical_name(plan_of, stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_backend_binds_the_generate_rate_limit_of_its_stack_file(plan_of, stack: str) -> None:
+    limit = load_settings(stack).generate_rate_limit
+    bindings = {b["name"]: b for b in plan_of(stack).one("WorkersScript", "backend-script").inputs["bindings"]}
+    assert bindings["GENERATE_RATE_LIMIT"] == {
+        "name": "GENERATE_RATE_LIMIT", "type": "ratelimit", "namespaceId": str(limit.namespace_id),
+        "simple": {"limit": limit.limit, "period": limit.period_seconds}}
+    assert bindings["GENERATE_RATE_PERIOD_SECONDS"]["text"] == str(limit.period_seconds)
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_backend_waits_for_what_it_binds(plan_of, stack: str) -> None:
     depends = plan_of(stack).one("WorkersScript", "backend-script").depends_on
     assert {"media-bucket", "metadata-database"} <= set(depends)
@@ -71,10 +81,10 @@ def test_backend_waits_for_what_it_binds(plan_of, stack: str) -> None:
 def test_secrets_are_secret_text_bindings_masked_in_the_plan(plan_of, stack: str) -> None:
     plan = plan_of(stack)
     secrets = [b for b in plan.one("WorkersScript", "backend-script").inputs["bindings"] if b["type"] == "secret_text"]
-    expected = ["ADMIN_TOKEN", "DASHSCOPE_API_KEY"]
+    expected = ["ADMIN_TOKEN", "DASHSCOPE_API_KEY", "RUN_TOKEN_KEY"]
     if load_settings(stack).media.delivery.mode == "signed":
         expected.append("MEDIA_SIGNING_KEY")
-    assert sorted(b["name"] for b in secrets) == expected
+    assert sorted(b["name"] for b in secrets) == sorted(expected)
     assert all(b["text"] == SECRET_MASK for b in secrets)
     assert PLACEHOLDER_SECRET not in json.dumps(plan.to_json())
 
@@ -89,8 +99,9 @@ def test_missing_secrets_fail_before_any_resource_with_the_command_to_fix() -> N
     with pytest.raises(PlanError) as caught:
         run_plan("production", config={"qwen-image:adminToken": "x"})
     assert str(caught.value) == (
-        "read secrets of stack 'production' failed: missing dashscopeApiKey; set them with:\n"
-        "  pulumi config set --secret --stack production dashscopeApiKey"
+        "read secrets of stack 'production' failed: missing dashscopeApiKey, runTokenKey; set them with:\n"
+        "  pulumi config set --secret --stack production dashscopeApiKey\n"
+        "  pulumi config set --secret --stack production runTokenKey"
     )
     assert caught.value.declared == []
 
@@ -211,3 +222,11 @@ def test_runs_kept_forever_and_images_that_never_expire_are_spelled_never(write_
     bindings = {b["name"]: b["text"] for b in plan.one("WorkersScript", "backend-script").inputs["bindings"]
                 if b["type"] == "plain_text"}
     assert (bindings["METADATA_RETENTION_DAYS"], bindings["MEDIA_EXPIRE_AFTER_DAYS"]) == ("never", "never")
+
+
+def test_a_rate_limit_binding_without_its_counter_is_refused_naming_it() -> None:
+    with pytest.raises(DeclarationError) as caught:
+        binding_args(Binding("GENERATE_RATE_LIMIT", Kind.RATE_LIMIT, "1001"), _backend_args())
+    assert str(caught.value) == (
+        "declare binding 'GENERATE_RATE_LIMIT' failed: a ratelimit binding has no rate limit (limit and period)"
+    )

@@ -31,6 +31,8 @@ import { MODELS, Misconfigured, bindingProblems } from "./contract.js";
  * @property {number | null} mediaExpireDays  the lifecycle deletes images this long after upload; null: never
  * @property {string} signingKey         signed mode only (else empty)
  * @property {string} adminToken
+ * @property {string} runTokenKey        HMAC key of run read tokens (access.js)
+ * @property {number} generateRatePeriodSeconds  the generate rate limit's period (ratelimit.js)
  * @property {Jobs | null} jobs          null unless `asyncEnabled`
  */
 
@@ -81,6 +83,8 @@ export function readConfig(env) {
     mediaExpireDays: daysOrNever(env.MEDIA_EXPIRE_AFTER_DAYS),
     signingKey: env.MEDIA_SIGNING_KEY ?? "",
     adminToken: env.ADMIN_TOKEN,
+    runTokenKey: env.RUN_TOKEN_KEY,
+    generateRatePeriodSeconds: Number(env.GENERATE_RATE_PERIOD_SECONDS),
     jobs: asyncEnabled ? readJobs(env) : null,
   };
 }

@@ -69,9 +69,11 @@ export const LIMITS = Object.freeze({
   promptChars: 800,
   negativePromptChars: 500,
   seedMax: 2147483647,
+  idempotencyKeyMinChars: 16,
   idempotencyKeyChars: 128,
   requestIdChars: 128,
   bodyBytes: 16384,
+  upstreamBodyBytes: 1048576,
   listDefault: 20,
   listMax: 100,
 });
@@ -109,6 +111,9 @@ export const ERROR = Object.freeze({
   QUEUE_UNAVAILABLE: "queue_unavailable",
   MISCONFIGURED: "misconfigured",
   UPSTREAM_TIMEOUT: "upstream_timeout",
+  PAYLOAD_TOO_LARGE: "payload_too_large",
+  UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+  RATE_LIMITED: "rate_limited",
 });
 
 /**
@@ -132,6 +137,9 @@ export const ERROR_STATUS = Object.freeze({
   "queue_unavailable": 503,
   "misconfigured": 503,
   "upstream_timeout": 504,
+  "payload_too_large": 413,
+  "unsupported_media_type": 415,
+  "rate_limited": 429,
 });
 
 /**
@@ -151,6 +159,8 @@ export const FAILURE_CODES = Object.freeze({
   "result_lost": "upstream_error",
   "result_http_error": "upstream_error",
   "result_truncated": "upstream_error",
+  "result_unreachable": "upstream_error",
+  "upstream_response_too_large": "upstream_error",
   "upstream_timeout": "timeout",
   "RequestTimeOut": "timeout",
   "HTTP408": "timeout",
@@ -207,6 +217,14 @@ export const ASYNC_RULE = Object.freeze({
   offNearBudgetShare: 0.01,
 });
 
+/** Header names of the API besides the standard ones. */
+export const HEADERS = Object.freeze({
+  requestId: "X-Request-Id",
+  clientRequestId: "X-Client-Request-Id",
+  runToken: "X-Run-Token",
+  clientAddress: "X-Client-Address",
+});
+
 /**
  * The backend Worker's `env`, derived from infra/model/bindings.py: a property in [brackets] is bound only
  * on stacks where its condition holds (and required there).
@@ -232,6 +250,9 @@ export const ASYNC_RULE = Object.freeze({
  * @property {string} DASHSCOPE_API_KEY the provider's API key
  * @property {string} [MEDIA_SIGNING_KEY] HMAC key of signed media URLs; bound when MEDIA_DELIVERY is "signed"
  * @property {string} ADMIN_TOKEN bearer token of the admin routes
+ * @property {string} RUN_TOKEN_KEY HMAC key of run read tokens (derived per run, never stored)
+ * @property {RateLimit} GENERATE_RATE_LIMIT generations one client address may start per period
+ * @property {string} GENERATE_RATE_PERIOD_SECONDS that limit's period (the binding does not tell): Retry-After of a 429
  * @property {Queue} [JOBS] the jobs queue (producer); bound when ASYNC_ENABLED is "true"
  * @property {string} [JOBS_QUEUE] the jobs queue's name (`batch.queue` of its deliveries); bound when ASYNC_ENABLED is "true"
  * @property {string} [DEAD_LETTER_QUEUE] the dead-letter queue's name; bound when ASYNC_ENABLED is "true"
@@ -273,6 +294,9 @@ const BINDINGS = Object.freeze([
   { name: "DASHSCOPE_API_KEY", kind: "secret_text", pattern: new RegExp("^[\\s\\S]+$"), says: "a non-empty secret" },
   { name: "MEDIA_SIGNING_KEY", kind: "secret_text", pattern: new RegExp("^[\\s\\S]+$"), says: "a non-empty secret", when: { name: "MEDIA_DELIVERY", equals: "signed" } },
   { name: "ADMIN_TOKEN", kind: "secret_text", pattern: new RegExp("^[\\s\\S]+$"), says: "a non-empty secret" },
+  { name: "RUN_TOKEN_KEY", kind: "secret_text", pattern: new RegExp("^[\\s\\S]+$"), says: "a non-empty secret" },
+  { name: "GENERATE_RATE_LIMIT", kind: "ratelimit", method: "limit" },
+  { name: "GENERATE_RATE_PERIOD_SECONDS", kind: "plain_text", pattern: new RegExp("^(10|60)$"), says: "one of 10, 60" },
   { name: "JOBS", kind: "queue", method: "send", when: { name: "ASYNC_ENABLED", equals: "true" } },
   { name: "JOBS_QUEUE", kind: "plain_text", pattern: new RegExp("^\\S+$"), says: "a non-empty text without spaces", when: { name: "ASYNC_ENABLED", equals: "true" } },
   { name: "DEAD_LETTER_QUEUE", kind: "plain_text", pattern: new RegExp("^\\S+$"), says: "a non-empty text without spaces", when: { name: "ASYNC_ENABLED", equals: "true" } },

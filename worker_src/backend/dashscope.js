@@ -2,8 +2,12 @@
 /**
  * DashScope (Qwen-Image) client: builds the provider's request bodies and turns every way a call can go
  * wrong into an `UpstreamError` that carries the provider's own code and message. The async submit/poll
- * calls of the queue consumer go through the same `callProvider`.
+ * calls of the queue consumer go through the same `callProvider`, which reads every answer through the byte
+ * cap `LIMITS.upstreamBodyBytes` (body.js).
  */
+
+import { readCapped } from "./body.js";
+import { LIMITS } from "./contract.js";
 
 export const PROVIDER_PATHS = Object.freeze({
   sync: "/api/v1/services/aigc/multimodal-generation/generation",
@@ -162,7 +166,8 @@ export function taskDurationMs(submitted, ended) {
 }
 
 /**
- * One JSON call to the provider within `UPSTREAM_TIMEOUT_MS` (the body read included).
+ * One JSON call to the provider within `UPSTREAM_TIMEOUT_MS` (the body read included); an answer longer than
+ * `LIMITS.upstreamBodyBytes` is refused (`upstream_response_too_large`) as soon as the count passes it.
  * @param {import("./config.js").Config} cfg @param {string} path @param {RequestInit} init
  * @param {Record<string, string>} [headers]
  * @returns {Promise<any>} the parsed JSON object of a 2xx answer
@@ -170,7 +175,7 @@ export function taskDurationMs(submitted, ended) {
 export async function callProvider(cfg, path, init, headers = {}) {
   const signal = AbortSignal.timeout(cfg.upstreamTimeoutMs);
   let response;
-  let text;
+  let bytes;
   try {
     response = await fetch(cfg.upstreamBaseUrl + path, {
       ...init,
@@ -182,7 +187,7 @@ export async function callProvider(cfg, path, init, headers = {}) {
         ...headers,
       },
     });
-    text = await response.text();
+    bytes = await readCapped(response, LIMITS.upstreamBodyBytes);
   } catch (err) {
     if (signal.aborted) {
       throw new UpstreamError({
@@ -197,9 +202,17 @@ export async function callProvider(cfg, path, init, headers = {}) {
       message: `the provider could not be reached: ${err instanceof Error ? err.message : err}`,
     });
   }
+  if (bytes === null) {
+    throw new UpstreamError({
+      kind: "bad_response",
+      status: response.status,
+      code: "upstream_response_too_large",
+      message: `the provider answered HTTP ${response.status} with more than ${LIMITS.upstreamBodyBytes} bytes`,
+    });
+  }
   let body = null;
   try {
-    body = JSON.parse(text);
+    body = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     // not JSON: handled below
   }

@@ -86,7 +86,14 @@ export async function openResult(cfg, raw, signal) {
   let url = checkResultUrl(cfg, raw);
   for (let hop = 0; ; hop++) {
     // No credentials and no cookies: the presigned URL is its own authorization.
-    const response = await fetch(url.href, { redirect: "manual", signal, headers: { Accept: "image/*" } });
+    let response;
+    try {
+      response = await fetch(url.href, { redirect: "manual", signal, headers: { Accept: "image/*" } });
+    } catch (err) {
+      if (signal.aborted) throw err; // the caller reports the timeout
+      const why = err instanceof Error ? err.message : String(err);
+      throw new ResultError("result_unreachable", `the result URL could not be reached (no response): ${why}`);
+    }
     if (!REDIRECTS.has(response.status)) return checkResponse(cfg, response, url);
     await response.body?.cancel();
     const location = response.headers.get("location");

@@ -1,13 +1,10 @@
 // @ts-check
 /**
  * HTTP plumbing every route shares: errors in the API's one envelope (contract.js `errorBody`, with the status
- * the contract gives each code), JSON responses, and request ids (propagated from `X-Request-Id` when the
- * client sent a sane one).
+ * the contract gives each code) and JSON responses.
  */
 
-import { ERROR, ERROR_STATUS, LIMITS, errorBody } from "./contract.js";
-
-const REQUEST_ID = new RegExp(`^[A-Za-z0-9._:-]{1,${LIMITS.requestIdChars}}$`);
+import { ERROR, ERROR_STATUS, errorBody } from "./contract.js";
 
 /** An error that becomes an HTTP response; `extra` lands inside the `error` object (e.g. `field`). */
 export class HttpError extends Error {
@@ -48,15 +45,6 @@ export function methodNotAllowed(method, allowed) {
 }
 
 /**
- * The client's `X-Request-Id` if it is a plain token of at most `LIMITS.requestIdChars`, else a fresh UUID.
- * @param {Request} request
- */
-export function requestIdOf(request) {
-  const given = request.headers.get("x-request-id");
-  return given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
-}
-
-/**
  * @param {unknown} body
  * @param {number} [status]
  * @param {HeadersInit} [headers]
@@ -74,11 +62,11 @@ export function errorResponse(err, requestId) {
 }
 
 /**
- * A copy with one header set (responses from `fetch` or a service binding have immutable headers).
- * @param {Response} response @param {string} name @param {string} value
+ * A copy with headers set (responses from `fetch` or a service binding have immutable headers).
+ * @param {Response} response @param {Record<string, string>} headers
  */
-export function withHeader(response, name, value) {
+export function withHeaders(response, headers) {
   const out = new Response(response.body, response);
-  out.headers.set(name, value);
+  for (const [name, value] of Object.entries(headers)) out.headers.set(name, value);
   return out;
 }

@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * Backend Worker entry: routes `/api/*`, gives every response an `X-Request-Id`, renders errors as
+ * Backend Worker entry: routes `/api/*`, gives every response an `X-Request-Id` it generated itself (a client's
+ * own id, once checked, is kept beside it: `X-Client-Request-Id`), renders errors as
  * `{"error": {"code", "message", "request_id"}}` (plain 404/405 for unknown paths and methods) and logs one
  * line per request without any request header, with what it cost in D1 (meter.js). Also the queue consumer and the cron (sweeper, retention purge).
  * A missing or malformed binding stops every entry point: requests get 503 `misconfigured` naming the
@@ -8,13 +9,14 @@
  */
 
 import { readConfig } from "./config.js";
-import { ERROR, Misconfigured } from "./contract.js";
-import { HttpError, errorResponse, methodNotAllowed, notFound, requestIdOf, withHeader } from "./http.js";
+import { ERROR, HEADERS, Misconfigured } from "./contract.js";
+import { HttpError, errorResponse, methodNotAllowed, notFound, withHeaders } from "./http.js";
 import { metered } from "./meter.js";
 import { consume } from "./queue.js";
 import { purgeExpired } from "./retention.js";
 import { generate, health, listRunsRoute, media, opsSummaryRoute, retryRun, showRun } from "./routes.js";
 import { sweepAbandonedRuns } from "./sweep.js";
+import { clientRequestIdOf } from "./validate.js";
 
 /** @typedef {(c: import("./routes.js").Context) => Promise<Response>} Handler */
 
@@ -36,22 +38,29 @@ export default {
    */
   async fetch(request, env, ctx) {
     const started = Date.now();
-    const requestId = requestIdOf(request);
+    // Ours, whoever calls (the frontend, or anyone in url mode where the backend is public): audit queries by
+    // request id find only what this Worker recorded.
+    const requestId = crypto.randomUUID();
+    const clientRequestId = clientRequestIdOf(request);
     const url = new URL(request.url);
     const d1 = metered(env);
     let response;
     try {
-      response = await dispatch(request, d1.env, ctx, url, requestId);
+      response = await dispatch(request, d1.env, ctx, url, { requestId, clientRequestId });
     } catch (err) {
       if (!(err instanceof HttpError)) {
         console.error(JSON.stringify({ request_id: requestId, error: String(err instanceof Error ? err.stack : err) }));
       }
       response = errorResponse(asHttpError(err), requestId);
     }
-    response = withHeader(response, "X-Request-Id", requestId);
+    /** @type {Record<string, string>} */
+    const ids = { [HEADERS.requestId]: requestId };
+    if (clientRequestId !== null) ids[HEADERS.clientRequestId] = clientRequestId;
+    response = withHeaders(response, ids);
     console.log(
       JSON.stringify({
         request_id: requestId,
+        client_request_id: clientRequestId,
         method: request.method,
         path: url.pathname,
         status: response.status,
@@ -87,9 +96,9 @@ export default {
 
 /**
  * @param {Request} request @param {import("./config.js").Env} env @param {ExecutionContext} ctx @param {URL} url
- * @param {string} requestId
+ * @param {{requestId: string, clientRequestId: string | null}} ids
  */
-async function dispatch(request, env, ctx, url, requestId) {
+async function dispatch(request, env, ctx, url, ids) {
   const cfg = readConfig(env);
   for (const route of ROUTES) {
     const match = route.path.exec(url.pathname);
@@ -100,7 +109,7 @@ async function dispatch(request, env, ctx, url, requestId) {
       request,
       env,
       cfg,
-      requestId,
+      ...ids,
       waitUntil: (work) => ctx.waitUntil(work),
       params: match.slice(1),
     });

@@ -1,6 +1,7 @@
 // @ts-check
 /** The API's route handlers (docs/api.md); routing, request ids and error rendering live in index.js. */
 
+import { readToken, viewOf } from "./access.js";
 import { requireAdmin } from "./auth.js";
 import { ERROR, EVENT, REDRIVABLE, RUN_ID, STATUS } from "./contract.js";
 import { UpstreamError } from "./dashscope.js";
@@ -8,9 +9,10 @@ import { HttpError, invalid, json, notFound } from "./http.js";
 import { sendJob } from "./jobs.js";
 import { serveMedia } from "./media.js";
 import { opsSummary, parseStep, parseWindow } from "./ops.js";
-import { presentEvent, presentRun } from "./present.js";
+import { VIEW, presentEvent, presentRun } from "./present.js";
+import { limitGenerate } from "./ratelimit.js";
 import { addEvent, getAssets, getEvents, getRun, listRuns, transition } from "./runs.js";
-import { encodeCursor, idempotencyKeyOf, readGenerateRequest, validateListQuery } from "./validate.js";
+import { encodeCursor, idempotencyKeyOf, readGenerateRequest, requireJson, validateListQuery } from "./validate.js";
 import { executeSync, failRun, openRun } from "./workflow.js";
 
 /** Used when the provider throttles without saying for how long (its limits reset within about a minute). */
@@ -21,7 +23,8 @@ const DEFAULT_RETRY_AFTER_SECONDS = 60;
  * @property {Request} request
  * @property {import("./config.js").Env} env
  * @property {import("./config.js").Config} cfg
- * @property {string} requestId
+ * @property {string} requestId          ours (index.js), recorded and answered as X-Request-Id
+ * @property {string | null} clientRequestId  the client's own X-Request-Id, checked
  * @property {(work: Promise<unknown>) => void} waitUntil
  * @property {string[]} params   captured path segments
  */
@@ -31,17 +34,25 @@ export async function health(c) {
   return json({ ok: true, environment: c.cfg.environment });
 }
 
-/** @param {Context} c */
+/**
+ * `POST /api/generate`. Before any paid work: JSON only (415), the client's rate limit (429), then the body
+ * through its byte cap (413) and its checks (400). The answer carries the run in its creator's view and the
+ * run's read token (access.js), also on a replay and on the errors that name the run.
+ * @param {Context} c
+ */
 export async function generate(c) {
-  if (c.cfg.asyncEnabled) return generateAsync(c);
-  const { run, replayed, params } = await openRequest(c, STATUS.RUNNING);
-  if (replayed) return json({ run: await runBody(c, run.id) }, 200);
+  requireJson(c.request);
+  const view = await viewOf(c.request, c.cfg, null);
+  await limitGenerate(c.request, c.env, c.cfg);
+  if (c.cfg.asyncEnabled) return generateAsync(c, view);
+  const { run, replayed, params, token } = await openRequest(c, STATUS.RUNNING);
+  if (replayed) return generated(c, run.id, view, token, 200);
   // Finish the run even if the client goes away mid-request: it must not stay `running`.
   const work = executeSync(c.env, c.cfg, run, params);
   c.waitUntil(work.catch(() => {}));
   const error = await work;
-  if (error) throw failure(error, run.id);
-  return json({ run: await runBody(c, run.id) }, 201, { Location: `/api/runs/${run.id}` });
+  if (error) throw failure(error, run.id, token);
+  return generated(c, run.id, view, token, 201);
 }
 
 /**
@@ -51,42 +62,57 @@ export async function generate(c) {
 async function openRequest(c, status) {
   const idempotencyKey = idempotencyKeyOf(c.request);
   const params = await readGenerateRequest(c.request);
-  const opened = await openRun(c.env.DB, c.cfg, { requestId: c.requestId, idempotencyKey, params, status });
-  return { ...opened, params };
+  const ids = { requestId: c.requestId, clientRequestId: c.clientRequestId };
+  const opened = await openRun(c.env.DB, c.cfg, { ...ids, idempotencyKey, params, status });
+  return { ...opened, params, token: await readToken(c.cfg, opened.run.id) };
+}
+
+/**
+ * The answer to a generate request: the run as its sender may see it, and its read token.
+ * @param {Context} c @param {string} id @param {import("./present.js").View} view @param {string} token
+ * @param {number} status
+ */
+async function generated(c, id, view, token, status) {
+  /** @type {Record<string, string>} */
+  const headers = status === 200 ? {} : { Location: `/api/runs/${id}` };
+  return json({ run: await runBody(c, id, view), read_token: token }, status, headers);
 }
 
 /**
  * Async mode: record the run `queued`, send its job, answer 202 at once. A replay of a run that is still
  * `queued` sends its job again (producers are at-least-once; the consumer drops what is not needed), so a
  * job lost between the D1 insert and the send is recovered by the client's retry.
- * @param {Context} c
+ * @param {Context} c @param {import("./present.js").View} view
  */
-async function generateAsync(c) {
-  const { run, replayed } = await openRequest(c, STATUS.QUEUED);
+async function generateAsync(c, view) {
+  const { run, replayed, token } = await openRequest(c, STATUS.QUEUED);
   if (replayed) {
     if (run.status === STATUS.QUEUED) {
       await sendJob(c.env, run.id, run.job_seq);
       await addEvent(c.env.DB, run.id, EVENT.JOB_SENT, { seq: run.job_seq, reason: "replay", request_id: c.requestId });
     }
-    return json({ run: await runBody(c, run.id) }, 200);
+    return generated(c, run.id, view, token, 200);
   }
-  await enqueue(c, run.id, run.job_seq, "created");
-  return json({ run: await runBody(c, run.id) }, 202, { Location: `/api/runs/${run.id}` });
+  await enqueue(c, run.id, run.job_seq, "created", { read_token: token });
+  return generated(c, run.id, view, token, 202);
 }
 
 /**
  * Send a queued run's job; if the queue refuses it the run fails (`queue_unavailable`) instead of waiting
  * for a message that will never come.
  * @param {Context} c @param {string} runId @param {number} seq @param {string} reason
+ * @param {Record<string, string>} [extra]  for the error besides `run_id` (its creator's read token)
  */
-async function enqueue(c, runId, seq, reason) {
+async function enqueue(c, runId, seq, reason, extra = {}) {
   try {
     await sendJob(c.env, runId, seq);
   } catch (err) {
     console.error(JSON.stringify({ request_id: c.requestId, run_id: runId, error: `send job failed: ${err}` }));
     const error = { code: ERROR.QUEUE_UNAVAILABLE, message: "the job could not be queued" };
     await failRun(c.env.DB, runId, error, { stage: "enqueue" });
-    throw new HttpError(ERROR.QUEUE_UNAVAILABLE, "the job could not be queued; try again", { extra: { run_id: runId } });
+    throw new HttpError(ERROR.QUEUE_UNAVAILABLE, "the job could not be queued; try again", {
+      extra: { run_id: runId, ...extra },
+    });
   }
   await addEvent(c.env.DB, runId, EVENT.JOB_SENT, { seq, reason, request_id: c.requestId });
 }
@@ -129,7 +155,7 @@ export async function retryRun(c) {
   });
   if (!moved) throw refuse((await getRun(c.env.DB, id))?.status ?? run.status); // another re-drive won
   await enqueue(c, id, seq, "redrive");
-  return json({ run: await runBody(c, id) }, 202, { Location: `/api/runs/${id}` });
+  return json({ run: await runBody(c, id, VIEW.ADMIN) }, 202, { Location: `/api/runs/${id}` });
 }
 
 /** @param {Context} c */
@@ -144,11 +170,11 @@ export async function opsSummaryRoute(c) {
 }
 
 /**
- * The HTTP answer for a run that failed upstream or while storing its results.
- * @param {import("./workflow.js").StepError} err @param {string} runId
+ * The HTTP answer for a run that failed upstream or while storing its results, to its creator.
+ * @param {import("./workflow.js").StepError} err @param {string} runId @param {string} token  its read token
  */
-function failure(err, runId) {
-  const extra = { run_id: runId, provider_code: err.code };
+function failure(err, runId, token) {
+  const extra = { run_id: runId, read_token: token, provider_code: err.code };
   const message = `${err.code}: ${err.message}`;
   if (err instanceof UpstreamError && err.throttled) {
     const retryAfter = String(err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
@@ -159,21 +185,26 @@ function failure(err, runId) {
   return new HttpError(ERROR.UPSTREAM_ERROR, message, { extra });
 }
 
-/** @param {Context} c */
+/**
+ * `GET /api/runs/<id>`: the run in the view its reader is entitled to (access.js); the events for the admin only.
+ * @param {Context} c
+ */
 export async function showRun(c) {
   const [id] = c.params;
   if (!RUN_ID.test(id)) throw notFound("run");
-  const body = await runBody(c, id);
+  const view = await viewOf(c.request, c.cfg, id);
+  const run = await runBody(c, id, view);
+  if (view !== VIEW.ADMIN) return json({ run });
   const events = await getEvents(c.env.DB, id);
-  return json({ run: body, events: events.map(presentEvent) });
+  return json({ run, events: events.map(presentEvent) });
 }
 
-/** @param {Context} c @param {string} id */
-async function runBody(c, id) {
+/** @param {Context} c @param {string} id @param {import("./present.js").View} view */
+async function runBody(c, id, view) {
   const row = await getRun(c.env.DB, id);
   if (!row) throw notFound("run");
-  const assets = await getAssets(c.env.DB, [id]);
-  return presentRun(c.cfg, row, assets.get(id) ?? []);
+  const assets = view === VIEW.ANONYMOUS ? [] : ((await getAssets(c.env.DB, [id])).get(id) ?? []);
+  return presentRun(c.cfg, row, assets, view);
 }
 
 /** @param {Context} c */
@@ -182,7 +213,7 @@ export async function listRunsRoute(c) {
   const query = validateListQuery(new URL(c.request.url).searchParams);
   const { rows, more } = await listRuns(c.env.DB, query);
   const assets = await getAssets(c.env.DB, rows.map((r) => r.id));
-  const runs = await Promise.all(rows.map((r) => presentRun(c.cfg, r, assets.get(r.id) ?? [])));
+  const runs = await Promise.all(rows.map((r) => presentRun(c.cfg, r, assets.get(r.id) ?? [], VIEW.ADMIN)));
   const last = rows[rows.length - 1];
   return json({ runs, next_cursor: more && last ? encodeCursor(last.created_at, last.id) : null });
 }

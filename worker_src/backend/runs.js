@@ -14,7 +14,8 @@ export const PROVIDER = "dashscope";
 /**
  * @typedef {object} RunRow
  * @property {string} id
- * @property {string} request_id
+ * @property {string} request_id         ours, never a client's
+ * @property {string | null} client_request_id  the client's own X-Request-Id (0006)
  * @property {string | null} idempotency_key
  * @property {string} request_hash
  * @property {string} provider
@@ -82,6 +83,7 @@ export function now() {
  * @typedef {object} NewRun
  * @property {string} id
  * @property {string} requestId
+ * @property {string | null} clientRequestId
  * @property {string | null} idempotencyKey
  * @property {string} requestHash
  * @property {string} model
@@ -100,13 +102,14 @@ export function now() {
 export async function createRun(db, run) {
   const insert = db
     .prepare(
-      `INSERT INTO runs (id, request_id, idempotency_key, request_hash, provider, model, status, prompt,
-                         parameters, attempts, created_at, updated_at, mode)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+      `INSERT INTO runs (id, request_id, client_request_id, idempotency_key, request_hash, provider, model, status,
+                         prompt, parameters, attempts, created_at, updated_at, mode)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
     )
     .bind(
-      run.id, run.requestId, run.idempotencyKey, run.requestHash, PROVIDER, run.model, run.status, run.prompt,
-      JSON.stringify(run.parameters), run.createdAt, run.createdAt, run.status === STATUS.QUEUED ? "async" : "sync",
+      run.id, run.requestId, run.clientRequestId, run.idempotencyKey, run.requestHash, PROVIDER, run.model, run.status,
+      run.prompt, JSON.stringify(run.parameters), run.createdAt, run.createdAt,
+      run.status === STATUS.QUEUED ? "async" : "sync",
     );
   const event = eventStatement(db, run.id, run.createdAt, EVENT.STATUS, null, run.status, { request_id: run.requestId });
   try {
@@ -259,9 +262,9 @@ export async function getEvents(db, runId) {
 
 /**
  * Newest first, keyset-paginated on (created_at, id): the cursor is a row-value comparison, which SQLite turns
- * into a seek on the same index as the filters (see 0001), so page 1,000 costs what page 1 does. Of `until` and
- * the cursor only the tighter upper bound is sent: SQLite seeks on one of them and would filter by the other,
- * walking every run between them.
+ * into a seek on the same index as the filters (see 0001, and 0006 for client_request_id), so page 1,000 costs
+ * what page 1 does. Of `until` and the cursor only the tighter upper bound is sent: SQLite seeks on one of them
+ * and would filter by the other, walking every run between them.
  * @param {D1Database} db @param {import("./validate.js").ListQuery} q
  * @returns {Promise<{rows: RunRow[], more: boolean}>}
  */
@@ -271,6 +274,7 @@ export async function listRuns(db, q) {
   const filters = [
     ["status = ?", [q.status]],
     ["request_id = ?", [q.requestId]],
+    ["client_request_id = ?", [q.clientRequestId]],
     ["created_at >= ?", [q.since]],
     ["created_at < ?", [cursor ? null : q.until]],
     ["(created_at, id) < (?, ?)", cursor ? [cursor.createdAt, cursor.id] : [null]],

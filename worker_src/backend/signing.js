@@ -1,12 +1,15 @@
 // @ts-check
 /**
  * Stable media URLs for each delivery mode, and the HMAC that protects them in `signed` mode:
- * `sig = base64url(HMAC-SHA256(MEDIA_SIGNING_KEY, "<key>\n<exp>"))`, `exp` in Unix seconds.
+ * `sig = base64url(HMAC-SHA256(MEDIA_SIGNING_KEY, "<key>\n<exp>"))`, `exp` in Unix seconds. The same MAC, with
+ * its own key, makes run read tokens (access.js).
  */
 
 import { fromBase64url, toBase64url } from "./encoding.js";
 
 const encoder = new TextEncoder();
+/** An HMAC-SHA256 (32 bytes) in unpadded base64url. */
+const MAC_CHARS = 43;
 
 /**
  * The URL a client fetches an object from; absolute, built from the stack's public base URL.
@@ -27,31 +30,54 @@ export async function mediaUrl(cfg, key, nowSeconds = Math.floor(Date.now() / 10
  * @returns {Promise<string>} base64url signature
  */
 export async function sign(secret, key, exp) {
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(`${key}\n${exp}`));
-  return toBase64url(new Uint8Array(mac));
+  return macOf({ secret, ...MEDIA_KEY }, `${key}\n${exp}`);
 }
 
 /**
- * Why a signed request is refused, or null when it is valid. Comparison is constant-time (`verify`).
+ * Why a signed request is refused, or null when it is valid. Each of `exp` and `sig` has one accepted spelling:
+ * once in the query, `exp` a Unix time without leading zeros, `sig` as `macMatches` accepts it.
  * @param {string} secret @param {string} key @param {URLSearchParams} query @param {number} nowSeconds
  * @returns {Promise<string | null>}
  */
 export async function signatureProblem(secret, key, query, nowSeconds) {
-  const expText = query.get("exp");
-  const sig = query.get("sig");
+  const [expText, ...moreExp] = query.getAll("exp");
+  const [sig, ...moreSig] = query.getAll("sig");
   if (!expText || !sig) return "this URL needs exp and sig";
-  if (!/^\d{1,12}$/.test(expText)) return "exp is not a Unix time";
+  if (moreExp.length > 0 || moreSig.length > 0) return "this URL has exp or sig more than once";
+  if (!/^[1-9]\d{0,11}$/.test(expText)) return "exp is not a Unix time";
   const exp = Number(expText);
   if (exp <= nowSeconds) return "this URL has expired";
-  const mac = sig.length <= 128 ? fromBase64url(sig) : null;
-  if (!mac) return "sig is not valid";
-  const ok = await crypto.subtle.verify("HMAC", await hmacKey(secret), mac, encoder.encode(`${key}\n${exp}`));
-  return ok ? null : "sig is not valid";
+  return (await macMatches({ secret, ...MEDIA_KEY }, `${key}\n${exp}`, sig)) ? null : "sig is not valid";
 }
 
-/** @param {string} secret */
-async function hmacKey(secret) {
-  if (!secret) throw new Error("MEDIA_SIGNING_KEY is not set; signed media delivery needs it");
+/**
+ * An HMAC key: its value, the binding it comes from and what needs it (named when the value is empty).
+ * @typedef {{secret: string, binding: string, purpose: string}} MacKey
+ */
+const MEDIA_KEY = Object.freeze({ binding: "MEDIA_SIGNING_KEY", purpose: "signed media delivery" });
+
+/**
+ * `base64url(HMAC-SHA256(key, message))`, unpadded: media signatures and run read tokens.
+ * @param {MacKey} key @param {string} message
+ */
+export async function macOf(key, message) {
+  const mac = await crypto.subtle.sign("HMAC", await hmacKey(key), encoder.encode(message));
+  return toBase64url(new Uint8Array(mac));
+}
+
+/**
+ * Whether `text` is the MAC of `message`, in its one spelling: canonical unpadded base64url of 32 bytes
+ * (encoding.js refuses set tail bits). Compared in constant time (`verify`).
+ * @param {MacKey} key @param {string} message @param {string} text
+ */
+export async function macMatches(key, message, text) {
+  const mac = text.length === MAC_CHARS ? fromBase64url(text) : null;
+  return mac !== null && crypto.subtle.verify("HMAC", await hmacKey(key), mac, encoder.encode(message));
+}
+
+/** @param {MacKey} key */
+async function hmacKey({ secret, binding, purpose }) {
+  if (!secret) throw new Error(`${binding} is not set; ${purpose} needs it`);
   return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
     "sign",
     "verify",

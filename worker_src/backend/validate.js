@@ -1,16 +1,20 @@
 // @ts-check
 /**
- * Request validation. Every rejection is a 400 `invalid_request` that names the field and says why, and
- * nothing reaches D1 or the provider before it has passed here.
+ * Request validation. Every rejection names the field and says why — a 400 `invalid_request`, or for a generate
+ * body a 415 `unsupported_media_type` (not JSON) or 413 `payload_too_large` (over the cap) — and nothing reaches
+ * D1 or the provider before it has passed here.
  */
 
-import { LIMITS, SIZES, STATUSES } from "./contract.js";
+import { readCapped } from "./body.js";
+import { ERROR, HEADERS, LIMITS, SIZES, STATUSES } from "./contract.js";
 import { fromBase64url, toBase64url } from "./encoding.js";
-import { invalid } from "./http.js";
+import { HttpError, invalid } from "./http.js";
 
 const GENERATE_FIELDS = ["prompt", "negative_prompt", "size", "seed"];
-const LIST_PARAMS = ["status", "since", "until", "limit", "cursor", "request_id"];
+const LIST_PARAMS = ["status", "since", "until", "limit", "cursor", "request_id", "client_request_id"];
 const PRINTABLE = /^[\x21-\x7e]+$/;
+const REQUEST_ID = new RegExp(`^[A-Za-z0-9._:-]{1,${LIMITS.requestIdChars}}$`);
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
 /**
@@ -22,22 +26,36 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{
  */
 
 /**
- * Read and check a `POST /api/generate` body.
+ * `POST /api/generate` takes only JSON: a cross-site form (text/plain, urlencoded, multipart) cannot start a
+ * generation, and a browser must preflight a JSON request from another origin, which no route grants.
+ * @param {Request} request
+ */
+export function requireJson(request) {
+  const type = (request.headers.get("content-type") || "").split(";")[0].trim().toLowerCase();
+  if (type !== "application/json") {
+    throw new HttpError(ERROR.UNSUPPORTED_MEDIA_TYPE, "Content-Type: must be application/json", {
+      extra: { field: "Content-Type" },
+    });
+  }
+}
+
+/**
+ * Read and check a `POST /api/generate` body, through the byte cap (body.js).
  * @param {Request} request
  * @returns {Promise<GenerateParams>}
  */
 export async function readGenerateRequest(request) {
-  const declared = Number(request.headers.get("content-length") || 0);
-  if (declared > LIMITS.bodyBytes) throw invalid("body", `must be at most ${LIMITS.bodyBytes} bytes`);
-  const text = await request.text();
-  if (new TextEncoder().encode(text).byteLength > LIMITS.bodyBytes) {
-    throw invalid("body", `must be at most ${LIMITS.bodyBytes} bytes`);
+  const bytes = await readCapped(request, LIMITS.bodyBytes);
+  if (bytes === null) {
+    throw new HttpError(ERROR.PAYLOAD_TOO_LARGE, `body: must be at most ${LIMITS.bodyBytes} bytes`, {
+      extra: { field: "body" },
+    });
   }
   let body;
   try {
-    body = JSON.parse(text);
+    body = JSON.parse(UTF8.decode(bytes));
   } catch {
-    throw invalid("body", "must be a JSON object");
+    throw invalid("body", "must be a JSON object (UTF-8)");
   }
   return validateGenerate(body);
 }
@@ -92,17 +110,30 @@ function text(fields, name, max, required) {
 }
 
 /**
- * The `Idempotency-Key` header: absent, or 1..`LIMITS.idempotencyKeyChars` printable ASCII characters.
+ * The `Idempotency-Key` header: absent, or `LIMITS.idempotencyKeyMinChars`..`LIMITS.idempotencyKeyChars`
+ * printable ASCII characters. A key names one run across the deployment, so a short one could be guessed.
  * @param {Request} request
  * @returns {string | null}
  */
 export function idempotencyKeyOf(request) {
   const key = request.headers.get("idempotency-key");
   if (key === null) return null;
-  if (key.length < 1 || key.length > LIMITS.idempotencyKeyChars || !PRINTABLE.test(key)) {
-    throw invalid("Idempotency-Key", `must be 1 to ${LIMITS.idempotencyKeyChars} printable ASCII characters`);
+  const { idempotencyKeyMinChars: min, idempotencyKeyChars: max } = LIMITS;
+  if (key.length < min || key.length > max || !PRINTABLE.test(key)) {
+    throw invalid("Idempotency-Key", `must be ${min} to ${max} printable ASCII characters, unguessable (a random UUID)`);
   }
   return key;
+}
+
+/**
+ * The client's own `X-Request-Id` when it is a plain token of at most `LIMITS.requestIdChars` (then recorded as
+ * `client_request_id` and echoed as `X-Client-Request-Id`), else null: it is a tracing aid, so an unusable one is
+ * left out rather than refusing the request, and never echoed.
+ * @param {Request} request
+ */
+export function clientRequestIdOf(request) {
+  const given = request.headers.get(HEADERS.requestId);
+  return given !== null && REQUEST_ID.test(given) ? given : null;
 }
 
 /**
@@ -111,6 +142,7 @@ export function idempotencyKeyOf(request) {
  * @property {string | null} since      ISO timestamp, inclusive
  * @property {string | null} until      ISO timestamp, exclusive
  * @property {string | null} requestId
+ * @property {string | null} clientRequestId
  * @property {number} limit
  * @property {{createdAt: string, id: string} | null} cursor
  */
@@ -131,18 +163,24 @@ export function validateListQuery(query) {
       throw invalid("limit", `must be an integer from 1 to ${LIMITS.listMax}`);
     }
   }
-  const requestId = query.get("request_id") || null;
-  if (requestId !== null && requestId.length > LIMITS.requestIdChars) {
-    throw invalid("request_id", `must be at most ${LIMITS.requestIdChars} characters`);
-  }
   return {
     status,
     since: timestamp(query, "since"),
     until: timestamp(query, "until"),
-    requestId,
+    requestId: requestIdFilter(query, "request_id"),
+    clientRequestId: requestIdFilter(query, "client_request_id"),
     limit,
     cursor: decodeCursor(query.get("cursor")),
   };
+}
+
+/** @param {URLSearchParams} query @param {string} name */
+function requestIdFilter(query, name) {
+  const value = query.get(name) || null;
+  if (value !== null && value.length > LIMITS.requestIdChars) {
+    throw invalid(name, `must be at most ${LIMITS.requestIdChars} characters`);
+  }
+  return value;
 }
 
 /** @param {URLSearchParams} query @param {string} name */

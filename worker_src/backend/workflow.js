@@ -33,7 +33,8 @@ export async function requestHash(params) {
 /**
  * Open a run for a request, or return the run its idempotency key already names (409 if the body differs).
  * @param {D1Database} db @param {import("./config.js").Config} cfg
- * @param {{requestId: string, idempotencyKey: string | null, params: import("./validate.js").GenerateParams, status: string}} req
+ * @param {{requestId: string, clientRequestId: string | null, idempotencyKey: string | null,
+ *   params: import("./validate.js").GenerateParams, status: string}} req
  * @returns {Promise<{run: import("./runs.js").RunRow, replayed: boolean}>}
  */
 export async function openRun(db, cfg, req) {
@@ -47,6 +48,7 @@ export async function openRun(db, cfg, req) {
   const created = await createRun(db, {
     id,
     requestId: req.requestId,
+    clientRequestId: req.clientRequestId,
     idempotencyKey: req.idempotencyKey,
     requestHash: hash,
     model: cfg.model,
@@ -65,13 +67,13 @@ export async function openRun(db, cfg, req) {
 }
 
 /**
+ * The run a key names, for the same request; for another body a 409 that says nothing about that run (whose
+ * it is, its id, its state): a key is not a way to learn about other clients' runs.
  * @param {D1Database} db @param {import("./runs.js").RunRow} run @param {string} hash @param {string} requestId
  */
 async function replay(db, run, hash, requestId) {
   if (run.request_hash !== hash) {
-    throw new HttpError(ERROR.IDEMPOTENCY_CONFLICT, "this Idempotency-Key was already used with a different request body", {
-      extra: { run_id: run.id },
-    });
+    throw new HttpError(ERROR.IDEMPOTENCY_CONFLICT, "this Idempotency-Key was already used with a different request body");
   }
   await addEvent(db, run.id, EVENT.IDEMPOTENT_REPLAY, { request_id: requestId });
   return { run, replayed: true };

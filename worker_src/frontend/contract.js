@@ -22,9 +22,11 @@ export const LIMITS = Object.freeze({
   promptChars: 800,
   negativePromptChars: 500,
   seedMax: 2147483647,
+  idempotencyKeyMinChars: 16,
   idempotencyKeyChars: 128,
   requestIdChars: 128,
   bodyBytes: 16384,
+  upstreamBodyBytes: 1048576,
   listDefault: 20,
   listMax: 100,
 });
@@ -50,6 +52,9 @@ export const ERROR = Object.freeze({
   QUEUE_UNAVAILABLE: "queue_unavailable",
   MISCONFIGURED: "misconfigured",
   UPSTREAM_TIMEOUT: "upstream_timeout",
+  PAYLOAD_TOO_LARGE: "payload_too_large",
+  UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+  RATE_LIMITED: "rate_limited",
 });
 
 /**
@@ -73,6 +78,9 @@ export const ERROR_STATUS = Object.freeze({
   "queue_unavailable": 503,
   "misconfigured": 503,
   "upstream_timeout": 504,
+  "payload_too_large": 413,
+  "unsupported_media_type": 415,
+  "rate_limited": 429,
 });
 
 /**
@@ -101,6 +109,27 @@ export const ASYNC_RULE = Object.freeze({
   offRetriedShare: 0.005,
   offNearBudgetShare: 0.01,
 });
+
+/** Header names of the API besides the standard ones. */
+export const HEADERS = Object.freeze({
+  requestId: "X-Request-Id",
+  clientRequestId: "X-Client-Request-Id",
+  runToken: "X-Run-Token",
+  clientAddress: "X-Client-Address",
+});
+
+/** Request headers the frontend passes on to the backend. */
+export const FORWARDED_HEADERS = Object.freeze([
+  "accept",
+  "authorization",
+  "content-type",
+  "idempotency-key",
+  "if-none-match",
+  "if-range",
+  "range",
+  "x-request-id",
+  "x-run-token",
+]);
 
 /**
  * The frontend Worker's `env`, derived from infra/model/bindings.py: a property in [brackets] is bound only

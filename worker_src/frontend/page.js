@@ -2,12 +2,13 @@
 /**
  * The page: a prompt box, the generated image (loaded from its stable URL, never the provider's; a new request
  * clears the previous one, so an error never sits under an old image), and the runs started from this browser
- * (kept in its localStorage, and labelled so; the full run list is an admin route). An image past the bucket's
- * lifecycle is shown as expired. Text from runs is only ever set with `textContent`. Limits, sizes and the
- * statuses a run ends in come from contract.js.
+ * (kept in its localStorage, and labelled so; the full run list is an admin route). Each run it creates is kept
+ * with the run's read token (sent back in a header, never in a URL, to see its images) and its prompt (which only
+ * the admin can read back). An image past the bucket's lifecycle is shown as expired. Text from runs is only ever
+ * set with `textContent`. Limits, sizes, header names and the statuses a run ends in come from contract.js.
  */
 
-import { LIMITS, SIZES, STATUS, TERMINAL } from "./contract.js";
+import { HEADERS, LIMITS, SIZES, STATUS, TERMINAL } from "./contract.js";
 
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -69,6 +70,7 @@ storage only). Other people's runs are not shown here; an operator lists every r
 
 export const APP_JS = `const RECENT_KEY = "qwen-image.recent-runs";
 const RECENT_MAX = 12;
+const RUN_TOKEN = ${JSON.stringify(HEADERS.runToken)};
 const $ = (id) => document.getElementById(id);
 
 function setStatus(text, isError = false) {
@@ -76,13 +78,33 @@ function setStatus(text, isError = false) {
   $("status").className = isError ? "error" : "";
 }
 
-function recentIds() {
-  try { return JSON.parse(localStorage.getItem(RECENT_KEY) || "[]"); } catch { return []; }
+// [{id, token, prompt}], newest first; entries of another shape (an older page's) are dropped.
+function recentRuns() {
+  let runs;
+  try { runs = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]"); } catch { runs = []; }
+  return Array.isArray(runs) ? runs.filter((r) => r && typeof r.id === "string" && typeof r.token === "string") : [];
 }
 
-function remember(id) {
-  const ids = [id, ...recentIds().filter((x) => x !== id)].slice(0, RECENT_MAX);
-  localStorage.setItem(RECENT_KEY, JSON.stringify(ids));
+function saveRecent(runs) {
+  localStorage.setItem(RECENT_KEY, JSON.stringify(runs.slice(0, RECENT_MAX)));
+}
+
+function remember(entry) {
+  saveRecent([entry, ...recentRuns().filter((r) => r.id !== entry.id)]);
+}
+
+function forget(id) {
+  saveRecent(recentRuns().filter((r) => r.id !== id));
+}
+
+// The run as its creator sees it, or null once it cannot be read any more (gone, or its token refused).
+async function readRun(entry) {
+  const res = await fetch("/api/runs/" + encodeURIComponent(entry.id), { headers: { [RUN_TOKEN]: entry.token } });
+  if (res.status === 403 || res.status === 404) {
+    forget(entry.id);
+    return null;
+  }
+  return res.ok ? (await res.json()).run : undefined;
 }
 
 function clearResult() {
@@ -92,7 +114,7 @@ function clearResult() {
   $("result-meta").textContent = "";
 }
 
-function show(run) {
+function show(run, prompt) {
   clearResult();
   const image = run.images[0];
   if (!image) return;
@@ -104,7 +126,7 @@ function show(run) {
     return;
   }
   $("image").src = image.url;
-  $("image").alt = run.prompt;
+  $("image").alt = prompt;
   $("result-meta").textContent =
     "run " + run.id + " · " + image.content_type + " · " + image.bytes + " bytes · sha256 " + image.sha256;
 }
@@ -112,39 +134,38 @@ function show(run) {
 const FINISHED = ${JSON.stringify(TERMINAL)};
 
 // Async stacks answer 202 with a queued run: follow it until it finishes.
-async function follow(run) {
+async function follow(run, entry) {
   while (!FINISHED.includes(run.status)) {
     setStatus("Run " + run.status + "…");
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const res = await fetch("/api/runs/" + encodeURIComponent(run.id));
-    if (res.ok) run = (await res.json()).run;
+    const next = await readRun(entry);
+    if (next === null) throw new Error("the run can no longer be read");
+    if (next) run = next;
   }
   return run;
 }
 
 async function loadRecent() {
   const list = $("recent");
-  const runs = await Promise.all(recentIds().map(async (id) => {
-    const res = await fetch("/api/runs/" + encodeURIComponent(id));
-    return res.ok ? (await res.json()).run : null;
-  }));
-  const found = runs.filter(Boolean);
+  const entries = recentRuns();
+  const runs = await Promise.all(entries.map(readRun));
+  const found = entries.map((entry, i) => ({ entry, run: runs[i] })).filter((r) => r.run);
   $("recent-empty").hidden = found.length > 0;
-  list.replaceChildren(...found.map((run) => {
+  list.replaceChildren(...found.map(({ entry, run }) => {
     const item = document.createElement("li");
     if (run.images[0] && !run.images[0].expired) {
       const img = document.createElement("img");
       img.src = run.images[0].url;
-      img.alt = run.prompt;
+      img.alt = entry.prompt;
       img.loading = "lazy";
       item.append(img);
     }
     const meta = document.createElement("div");
     meta.className = "meta";
     const expired = run.images[0] && run.images[0].expired ? " · image expired" : "";
-    meta.textContent = run.status + expired + " · " + new Date(run.created_at).toLocaleString() + " · " + run.prompt.slice(0, 80);
+    meta.textContent = run.status + expired + " · " + new Date(run.created_at).toLocaleString() + " · " + entry.prompt.slice(0, 80);
     item.append(meta);
-    item.addEventListener("click", () => show(run));
+    item.addEventListener("click", () => show(run, entry.prompt));
     return item;
   }));
 }
@@ -166,14 +187,16 @@ $("generate").addEventListener("submit", async (event) => {
     });
     const data = await res.json();
     if (!res.ok) {
-      if (data.error && data.error.run_id) remember(data.error.run_id);
-      const id = data.error ? data.error.request_id : res.headers.get("X-Request-Id");
-      setStatus((data.error ? data.error.message : "HTTP " + res.status) + " (request " + id + ")", true);
+      const error = data.error || {};
+      if (error.run_id && error.read_token) remember({ id: error.run_id, token: error.read_token, prompt: body.prompt });
+      const id = error.request_id || res.headers.get("X-Request-Id");
+      setStatus((error.message || "HTTP " + res.status) + " (request " + id + ")", true);
       return;
     }
-    remember(data.run.id);
-    const run = res.status === 202 ? await follow(data.run) : data.run;
-    show(run);
+    const entry = { id: data.run.id, token: data.read_token, prompt: body.prompt };
+    remember(entry);
+    const run = res.status === 202 ? await follow(data.run, entry) : data.run;
+    show(run, entry.prompt);
     if (run.status === ${JSON.stringify(STATUS.SUCCEEDED)}) setStatus("Done.");
     else setStatus("Run " + run.status + (run.error ? ": " + run.error.code + ": " + run.error.message : ""), true);
   } catch (err) {

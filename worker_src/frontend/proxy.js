@@ -1,19 +1,27 @@
 // @ts-check
 /**
  * `/api/*` to the backend: through the `BACKEND` service binding, or by URL (`BACKEND_URL`) in `url` mode
- * (both checked by index.js before any request gets here). The request goes as it came (method, headers,
- * body, query); the answer comes back as it was, plus `X-Backend-Via` saying which way it went.
+ * (both checked by index.js before any request gets here). Method, query and body go as they came, the body
+ * streamed (never buffered: the backend's byte cap decides how much of it is read); of the headers only those
+ * the routes read (`FORWARDED_HEADERS`: no Cookie, no hop-by-hop or forwarding headers), plus the client's
+ * address as the edge gave it (`CF-Connecting-IP`), set by this Worker as `X-Client-Address` whatever the client
+ * sent. The answer comes back as it was, plus `X-Backend-Via` saying which way it went.
  */
 
-import { ERROR } from "./contract.js";
+import { ERROR, FORWARDED_HEADERS, HEADERS } from "./contract.js";
 import { errorResponse } from "./http.js";
 
 /** @param {Request} request @param {import("./contract.js").Env} env @returns {Promise<Response>} */
 export async function proxy(request, env) {
   const via = env.BACKEND_ACCESS;
   const url = new URL(request.url);
-  const headers = new Headers(request.headers);
-  if (!headers.has("x-request-id")) headers.set("X-Request-Id", crypto.randomUUID());
+  const headers = new Headers();
+  for (const name of FORWARDED_HEADERS) {
+    const value = request.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  const address = request.headers.get("cf-connecting-ip");
+  if (address !== null) headers.set(HEADERS.clientAddress, address);
   const init = {
     method: request.method,
     headers,
@@ -27,8 +35,8 @@ export async function proxy(request, env) {
       : await /** @type {Fetcher} */ (env.BACKEND).fetch(new Request(url, init));
   } catch (err) {
     console.error(`proxy to backend (${via}) failed: ${err}`);
-    const requestId = /** @type {string} */ (headers.get("x-request-id"));
-    response = errorResponse(ERROR.BACKEND_UNAVAILABLE, "the backend could not be reached", requestId);
+    // A request id of this Worker's own: nothing the client sent is echoed.
+    response = errorResponse(ERROR.BACKEND_UNAVAILABLE, "the backend could not be reached", crypto.randomUUID());
   }
   const out = new Response(response.body, response);
   out.headers.set("X-Backend-Via", via);

@@ -25,8 +25,17 @@ describe("base64url (RFC 4648 §5, no padding)", () => {
     ["spaces", "-_ 8"],
     ["an empty text", ""],
     ["an impossible length", "A"],
+    ["a last character with its unused bits set (another spelling of 0xfb 0xff)", "-_9"],
   ])("refuses %s (null)", (_case, text) => {
     expect(fromBase64url(text)).toBeNull();
+  });
+
+  it("reads only the one spelling it writes: every other tail of a 32-byte value is refused", () => {
+    const mac = toBase64url(bytes([...Array(32).keys()]));
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const accepted = [...alphabet].filter((last) => fromBase64url(mac.slice(0, -1) + last) !== null);
+    expect(accepted.length).toBe(16); // 4 data bits in the last character: one spelling per value
+    expect(accepted).toContain(mac.at(-1));
   });
 });
 

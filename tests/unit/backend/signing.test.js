@@ -55,8 +55,17 @@ describe("signatureProblem: why a signed request is refused", () => {
     ["sig longer than 128 characters", { exp: String(EXP), sig: "A".repeat(129) }, "sig is not valid"],
     ["tampered sig", { exp: String(EXP), sig: `${SIG.slice(0, -2)}AA` }, "sig is not valid"],
     ["exp moved later", { exp: String(EXP + 3600), sig: SIG }, "sig is not valid"],
+    ["exp with a leading zero (the same number, spelled otherwise)", { exp: `0${EXP}`, sig: SIG }, "exp is not a Unix time"],
+    ["sig padded", { exp: String(EXP), sig: `${SIG}=` }, "sig is not valid"],
   ])("refuses %s", async (_case, params, problem) => {
     expect(await signatureProblem(SECRET, KEY, query(params), NOW)).toBe(problem);
+  });
+
+  it("refuses exp or sig given twice, even the same twice", async () => {
+    for (const extra of [`&exp=${EXP}`, `&sig=${SIG}`]) {
+      const params = new URLSearchParams(`exp=${EXP}&sig=${SIG}${extra}`);
+      expect(await signatureProblem(SECRET, KEY, params, NOW)).toBe("this URL has exp or sig more than once");
+    }
   });
 
   it("refuses another object's signature", async () => {
