@@ -32,7 +32,7 @@ import httpx
 
 from bench.persist import workerd_pids
 from infra.d1.executors import local_database_path
-from infra.model.contract import TERMINAL
+from infra.model.contract import HEADERS, TERMINAL
 from infra.ops.cost import FOOTPRINT_FILE, KINDS
 from localdev.system import LocalSystem
 
@@ -162,7 +162,8 @@ def kind_of(line: dict[str, Any]) -> str | None:
 
 
 class _Client:
-    """The page's way of making a run: one request, a poll a second while it runs, one view of the image."""
+    """The page's way of making a run: one request, a poll a second while it runs with the run's read token, one
+    view of the image."""
 
     def __init__(self, system: LocalSystem) -> None:
         self.http = httpx.Client(base_url=system.url, timeout=30)
@@ -177,14 +178,17 @@ class _Client:
         if response.status_code not in (201, 202):
             raise FootprintError(f"measure footprint failed: POST /api/generate answered {response.status_code}: "
                                  f"{response.text[:300]}")
-        run = response.json()["run"]
+        created = response.json()
+        run = created["run"]
+        # The page keeps the run's read token and sends it back with every read (docs/api.md "Who may read a run").
+        private = {HEADERS.run_token: created["read_token"]}
         deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
         while run["status"] not in TERMINAL:
             if time.monotonic() > deadline:
                 raise FootprintError(f"measure footprint failed: run {run['id']} still {run['status']} after "
                                      f"{RUN_TIMEOUT_SECONDS:g} s")
             time.sleep(CLIENT_POLL_SECONDS)
-            run = self.call("GET", f"/api/runs/{run['id']}").json()["run"]
+            run = self.call("GET", f"/api/runs/{run['id']}", headers=private).json()["run"]
         for image in run.get("images") or []:
             self.call("GET", image["url"]).raise_for_status()
         return run
