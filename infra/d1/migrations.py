@@ -127,6 +127,15 @@ def _literal(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class Edited:
+    """An applied migration whose file changed since: the checksum recorded when it was applied, and the file's."""
+
+    name: str
+    applied_sha256: str
+    file_sha256: str
+
+
+@dataclass(frozen=True)
 class Status:
     """What the database holds compared with the folder."""
 
@@ -136,6 +145,11 @@ class Status:
     unrecorded: tuple[Migration, ...] = ()
     # Applied but not in this checkout: normal while older code is deployed after a newer schema.
     unknown: tuple[str, ...] = ()
+    # What `apply` refuses (`MigrationRunner.inspect` reports them, `status` raises): files edited after they
+    # were applied, and pending migrations numbered before the last applied one.
+    edited: tuple[Edited, ...] = ()
+    out_of_order: tuple[Migration, ...] = ()
+    last_applied: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,8 +166,8 @@ class MigrationRunner:
         self.executor = executor
         self.migrations = list(migrations)
 
-    def status(self) -> Status:
-        """Read-only: applied, pending, and the refusals (edited or out-of-order migrations)."""
+    def inspect(self) -> Status:
+        """Read-only: applied, pending, unknown, and what `apply` would refuse, all reported."""
         tables = {row["name"] for row in self.executor.query(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
             f"({_literal(MIGRATIONS_TABLE)}, {_literal(CHECKSUMS_TABLE)})"
@@ -163,30 +177,40 @@ class MigrationRunner:
         checksums = {row["name"]: row["sha256"] for row in self.executor.query(
             f"SELECT name, sha256 FROM {CHECKSUMS_TABLE}")} if CHECKSUMS_TABLE in tables else {}
         by_name = {m.name: m for m in self.migrations}
-        for name in applied:
-            if name in by_name and checksums.get(name, by_name[name].checksum) != by_name[name].checksum:
-                raise MigrationError(
-                    f"apply migration '{name}' failed: the file changed after it was applied to "
-                    f"{self.executor.description} (applied sha256 {checksums[name][:12]}, file now "
-                    f"{by_name[name].checksum[:12]}); restore the applied version "
-                    f"(git log -p -- worker_src/migrations/{name}) and put the change in a new migration "
-                    f"{next_number(self.migrations):04d}_<verb>_<noun>.sql"
-                )
+        edited = tuple(Edited(name, checksums[name], by_name[name].checksum) for name in applied
+                       if name in by_name and checksums.get(name, by_name[name].checksum) != by_name[name].checksum)
         pending = tuple(m for m in self.migrations if m.name not in applied)
         last = max((by_name[name] for name in applied if name in by_name), key=lambda m: m.number, default=None)
-        for migration in pending:
-            if last is not None and migration.number < last.number:
-                raise MigrationError(
-                    f"apply migration '{migration.name}' failed: it is pending but the later {last.name} is already "
-                    f"applied to {self.executor.description}; renumber it to "
-                    f"{next_number(self.migrations):04d}{migration.name[4:]}"
-                )
         return Status(
             applied=applied,
             pending=pending,
             unrecorded=tuple(by_name[name] for name in applied if name in by_name and name not in checksums),
             unknown=tuple(name for name in applied if name not in by_name),
+            edited=edited,
+            out_of_order=tuple(m for m in pending if last is not None and m.number < last.number),
+            last_applied=last.name if last else None,
         )
+
+    def status(self) -> Status:
+        """Read-only, as `inspect`, but refusing what `apply` refuses (edited or out-of-order migrations)."""
+        status = self.inspect()
+        if status.edited:
+            edit = status.edited[0]
+            raise MigrationError(
+                f"apply migration '{edit.name}' failed: the file changed after it was applied to "
+                f"{self.executor.description} (applied sha256 {edit.applied_sha256[:12]}, file now "
+                f"{edit.file_sha256[:12]}); restore the applied version "
+                f"(git log -p -- worker_src/migrations/{edit.name}) and put the change in a new migration "
+                f"{next_number(self.migrations):04d}_<verb>_<noun>.sql"
+            )
+        if status.out_of_order:
+            migration = status.out_of_order[0]
+            raise MigrationError(
+                f"apply migration '{migration.name}' failed: it is pending but the later {status.last_applied} is "
+                f"already applied to {self.executor.description}; renumber it to "
+                f"{next_number(self.migrations):04d}{migration.name[4:]}"
+            )
+        return status
 
     def apply(self, on_applied: Callable[[Migration], None] | None = None) -> Outcome:
         """Apply every pending migration in order; stops at the first failure and reports what it left."""
