@@ -43,12 +43,14 @@ _MINIFLARE_D1_KEY = "miniflare-D1DatabaseObject"
 class D1Error(InfraError):
     """SQL failed or the database could not be reached. `statement` is the failing one when it is known
     (the local executor always knows it; D1's HTTP API reports only the error); `rolled_back` is True when the
-    executor itself rolled the batch back, None when it cannot know."""
+    executor itself rolled the batch back, None when it cannot know; `codes` are the D1 API's error codes."""
 
-    def __init__(self, message: str, statement: str | None = None, rolled_back: bool | None = None) -> None:
+    def __init__(self, message: str, statement: str | None = None, rolled_back: bool | None = None,
+                 codes: tuple[int, ...] = ()) -> None:
         super().__init__(message)
         self.statement = statement
         self.rolled_back = rolled_back
+        self.codes = codes
 
 
 class D1Executor(Protocol):
@@ -215,7 +217,7 @@ class CloudflareD1Executor:
                 self.database_id, account_id=self.account_id, sql=sql, **({"params": params} if params else {})
             )
         except cloudflare.APIError as exc:
-            raise D1Error(f"{api_reason(exc)} (on {self.description})") from None
+            raise D1Error(f"{api_reason(exc)} (on {self.description})", codes=api_codes(exc)) from None
         results = list(page.result or [])
         if any(result.success is False for result in results):
             raise D1Error(f"D1 reported an unsuccessful statement (on {self.description})")
@@ -240,6 +242,12 @@ def api_reason(exc: cloudflare.APIError) -> str:
     if isinstance(exc, cloudflare.APIStatusError):
         return f"HTTP {exc.status_code} from the Cloudflare API"
     return f"{exc.message} ({exc.request.url.host})"
+
+
+def api_codes(exc: cloudflare.APIError) -> tuple[int, ...]:
+    """The error codes of the response envelope."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    return tuple(e["code"] for e in body.get("errors") or [] if isinstance(e, dict) and isinstance(e.get("code"), int))
 
 
 def executor_for(settings: StackSettings, persist_to: Path | None = None, database_id: str | None = None,

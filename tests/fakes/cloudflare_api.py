@@ -8,8 +8,10 @@ unknown path, a token that does not cover an account or lacks a permission, a mi
 SQLite refuses, each fails the way Cloudflare fails it.
 
 State belongs to one instance (one per test): accounts, zones, API tokens with the permissions they grant,
-R2 buckets, D1 databases (each a real SQLite file behind the `/query` endpoint), queues, Worker scripts with
-their workers.dev switch, the account's workers.dev subdomain, Workers custom domains and zone routes. Seed it
+R2 buckets with their lifecycle document, D1 databases (each a real SQLite file behind the `/query` endpoint),
+queues with their consumers, Worker scripts (modules, bindings, settings, cron schedules, workers.dev switch), the
+account's workers.dev subdomain, Workers custom domains and zone routes. A script's content comes back as the API
+sends it, multipart/form-data with one part per module; its secret bindings never come back with a value. Seed it
 with the `add_*` methods; read it back with `rows` (D1) or the `state` dataclasses.
 
 Faults: `fail_next(method, path, status, code, message)` answers an error envelope, `drop_next(method, path)`
@@ -27,6 +29,7 @@ token's `status` (`disabled`, `expired`), a missing permission or account, an ex
 | 403 | 10042 | R2 on an account that has not enabled it |
 | 404 | 7003 | no such endpoint |
 | 404 | 10006 / 7404 / 10007 | no such R2 bucket / D1 database / Worker script or workers.dev subdomain |
+| 404 | 11000 | no such queue |
 | 400 | 7500 | SQL that SQLite refuses, a transaction statement, params with several statements |
 
 D1 `/query` runs a `sql` holding several statements "as a batch": the statements as SQLite delimits them (a
@@ -38,9 +41,9 @@ truthfully.
 Extending (drift checks, and whatever else needs more of the API): endpoints come in groups, functions
 `(router: Router) -> None` calling `router.add(method, template, handler, permission=...)`; pass more groups
 with `FakeCloudflare(root, endpoints=[*DEFAULT_ENDPOINTS, my_group])` or call `fake.router.add(...)`. A handler
-gets a `Call` (path parameters, query, JSON body, token, state) and returns `Result(value, info)` or raises
-`ApiFailure(status, code, message)`; the router has checked the token, the account or zone in the path and the
-permission before it runs.
+gets a `Call` (path parameters, query, JSON body, token, state) and returns `Result(value, info)` (or `Raw(body,
+headers)` for an answer that is not an envelope) or raises `ApiFailure(status, code, message)`; the router has
+checked the token, the account or zone in the path and the permission before it runs.
 """
 
 from __future__ import annotations
@@ -121,11 +124,19 @@ class Zone:
     account_id: str
 
 
+def _default_lifecycle() -> list[dict[str, Any]]:
+    """The rule Cloudflare gives every new bucket (platform notes: declare it or a lifecycle write drops it)."""
+    return [{"id": "Default Multipart Abort Rule", "enabled": True, "conditions": {"prefix": ""},
+             "abortMultipartUploadsTransition": {"condition": {"type": "Age", "maxAge": 7 * 86_400}}}]
+
+
 @dataclass
 class Bucket:
     name: str
     location: str = "weur"
     storage_class: str = "Standard"
+    # The lifecycle document as the API answers it (camelCase, R2's own spelling).
+    lifecycle: list[dict[str, Any]] = field(default_factory=_default_lifecycle)
 
 
 @dataclass
@@ -137,16 +148,38 @@ class Database:
 
 
 @dataclass
+class QueueConsumer:
+    """A Worker consumer of a queue, in the API's units (`max_wait_time_ms` in ms, `retry_delay` in s)."""
+
+    consumer_id: str
+    script_name: str
+    settings: dict[str, Any]
+    dead_letter_queue: str | None = None
+
+
+@dataclass
 class Queue:
     queue_id: str
     queue_name: str
+    message_retention_period: int = 345_600
+    consumers: list[QueueConsumer] = field(default_factory=list)
 
 
 @dataclass
 class Script:
+    """A Worker script as uploaded: ES modules (main first), bindings as the upload's metadata spells them
+    (secret_text with its `text`, which no endpoint ever answers), settings and cron schedules."""
+
     name: str
     handlers: tuple[str, ...] = ("fetch",)
     workers_dev: bool = False
+    previews_enabled: bool = False
+    main_module: str = "index.js"
+    modules: dict[str, bytes] = field(default_factory=lambda: {"index.js": b"export default {};\n"})
+    bindings: list[dict[str, Any]] = field(default_factory=list)
+    compatibility_date: str = "2026-04-20"
+    observability: dict[str, Any] = field(default_factory=lambda: {"enabled": False})
+    schedules: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -204,7 +237,15 @@ class Result:
     info: dict[str, Any] | None = None
 
 
-Handler = Callable[[Call], Result]
+@dataclass
+class Raw:
+    """An answer that is not a JSON envelope (a script's content): the body with its own headers."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+Handler = Callable[[Call], Result | Raw]
 
 
 @dataclass(frozen=True)
@@ -307,8 +348,13 @@ def r2(router: Router) -> None:
             raise ApiFailure(404, 10006, "The specified bucket does not exist.")
         return Result(shape(found))
 
+    def lifecycle(call: Call) -> Result:
+        one(call)
+        return Result({"rules": buckets(call)[call.params["bucket_name"]].lifecycle})
+
     router.add("GET", "/accounts/{account_id}/r2/buckets", listing, (R2_STORAGE, "Read"))
     router.add("GET", "/accounts/{account_id}/r2/buckets/{bucket_name}", one, (R2_STORAGE, "Read"))
+    router.add("GET", "/accounts/{account_id}/r2/buckets/{bucket_name}/lifecycle", lifecycle, (R2_STORAGE, "Read"))
 
 
 def d1(router: Router) -> None:
@@ -340,13 +386,26 @@ def d1(router: Router) -> None:
 
 
 def queues(router: Router) -> None:
+    def consumer(queue: Queue, found: QueueConsumer) -> dict[str, Any]:
+        return {"consumer_id": found.consumer_id, "created_on": NOW, "queue_name": queue.queue_name,
+                "script_name": found.script_name, "type": "worker", "settings": found.settings,
+                **({"dead_letter_queue": found.dead_letter_queue} if found.dead_letter_queue else {})}
+
     def listing(call: Call) -> Result:
         found = sorted(call.state.queues.get(call.params["account_id"], {}).values(), key=lambda q: q.queue_name)
         return Result([{"queue_id": q.queue_id, "queue_name": q.queue_name, "created_on": NOW, "modified_on": NOW,
-                        "producers": [], "producers_total_count": 0, "consumers": [], "consumers_total_count": 0,
-                        "settings": {"message_retention_period": 345600}} for q in found])
+                        "producers": [], "producers_total_count": 0,
+                        "consumers": [consumer(q, c) for c in q.consumers], "consumers_total_count": len(q.consumers),
+                        "settings": {"message_retention_period": q.message_retention_period}} for q in found])
+
+    def consumers(call: Call) -> Result:
+        queue = call.state.queues.get(call.params["account_id"], {}).get(call.params["queue_id"])
+        if queue is None:
+            raise ApiFailure(404, 11000, "Queue does not exist")
+        return Result([consumer(queue, c) for c in queue.consumers])
 
     router.add("GET", "/accounts/{account_id}/queues", listing, (QUEUES, "Read"))
+    router.add("GET", "/accounts/{account_id}/queues/{queue_id}/consumers", consumers, (QUEUES, "Read"))
 
 
 def workers(router: Router) -> None:
@@ -362,15 +421,41 @@ def workers(router: Router) -> None:
     def listing(call: Call) -> Result:
         return Result([{"id": s.name, "created_on": NOW, "modified_on": NOW, "etag": uuid.uuid5(
             uuid.NAMESPACE_URL, s.name).hex, "handlers": list(s.handlers), "has_modules": True, "usage_model":
-            "standard", "compatibility_date": "2026-04-20"} for s in sorted(scripts(call).values(),
+            "standard", "compatibility_date": s.compatibility_date} for s in sorted(scripts(call).values(),
                                                                              key=lambda s: s.name)])
 
     def settings(call: Call) -> Result:
-        script(call)
-        return Result({"logpush": False, "observability": {"enabled": False}, "tags": [], "tail_consumers": []})
+        return Result({"logpush": False, "observability": script(call).observability, "tags": [],
+                       "tail_consumers": []})
+
+    def script_and_version_settings(call: Call) -> Result:
+        """Bindings as deployed, secret values left out (the API never returns them)."""
+        found = script(call)
+        bindings = [{k: v for k, v in b.items() if not (b["type"] == "secret_text" and k == "text")}
+                    for b in found.bindings]
+        return Result({"bindings": bindings, "compatibility_date": found.compatibility_date,
+                       "compatibility_flags": [], "logpush": False, "observability": found.observability,
+                       "tags": [], "tail_consumers": [], "usage_model": "standard"})
+
+    def content(call: Call) -> Raw:
+        """Every module as one part of multipart/form-data, the main module first and named in `cf-entrypoint`."""
+        found = script(call)
+        boundary = uuid.uuid5(uuid.NAMESPACE_URL, found.name).hex
+        order = [found.main_module, *(name for name in found.modules if name != found.main_module)]
+        body = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'
+            f"Content-Type: application/javascript+module\r\n\r\n".encode() + found.modules[name] + b"\r\n"
+            for name in order) + f"--{boundary}--\r\n".encode()
+        return Raw(body, {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                          "cf-entrypoint": found.main_module})
+
+    def schedules(call: Call) -> Result:
+        return Result({"schedules": [{"cron": cron, "created_on": NOW, "modified_on": NOW}
+                                     for cron in script(call).schedules]})
 
     def script_subdomain(call: Call) -> Result:
-        return Result({"enabled": script(call).workers_dev, "previews_enabled": False})
+        found = script(call)
+        return Result({"enabled": found.workers_dev, "previews_enabled": found.previews_enabled})
 
     def account_subdomain(call: Call) -> Result:
         subdomain = call.state.accounts[call.params["account_id"]].workers_subdomain
@@ -391,6 +476,12 @@ def workers(router: Router) -> None:
 
     router.add("GET", "/accounts/{account_id}/workers/scripts", listing, (WORKERS_SCRIPTS, "Read"))
     router.add("GET", "/accounts/{account_id}/workers/scripts/{script_name}/script-settings", settings,
+               (WORKERS_SCRIPTS, "Read"))
+    router.add("GET", "/accounts/{account_id}/workers/scripts/{script_name}/settings", script_and_version_settings,
+               (WORKERS_SCRIPTS, "Read"))
+    router.add("GET", "/accounts/{account_id}/workers/scripts/{script_name}/content/v2", content,
+               (WORKERS_SCRIPTS, "Read"))
+    router.add("GET", "/accounts/{account_id}/workers/scripts/{script_name}/schedules", schedules,
                (WORKERS_SCRIPTS, "Read"))
     router.add("GET", "/accounts/{account_id}/workers/scripts/{script_name}/subdomain", script_subdomain,
                (WORKERS_SCRIPTS, "Read"))
@@ -567,10 +658,17 @@ class FakeCloudflare:
         self.state.databases.setdefault(account_id, {})[database_id] = database
         return database
 
-    def add_queue(self, account_id: str, name: str) -> Queue:
-        queue = Queue(uuid.uuid4().hex, name)
+    def add_queue(self, account_id: str, name: str, **fields: Any) -> Queue:
+        queue = Queue(uuid.uuid4().hex, name, **fields)
         self.state.queues.setdefault(account_id, {})[queue.queue_id] = queue
         return queue
+
+    def add_consumer(self, account_id: str, queue_name: str, script_name: str, settings: dict[str, Any],
+                     dead_letter_queue: str | None = None) -> QueueConsumer:
+        queue = next(q for q in self.state.queues.get(account_id, {}).values() if q.queue_name == queue_name)
+        consumer = QueueConsumer(uuid.uuid4().hex, script_name, settings, dead_letter_queue)
+        queue.consumers.append(consumer)
+        return consumer
 
     def add_script(self, account_id: str, name: str, **fields: Any) -> Script:
         script = self.state.scripts.setdefault(account_id, {})[name] = Script(name, **fields)
@@ -632,13 +730,15 @@ class FakeCloudflare:
             except ApiFailure as failure:
                 return _answer(handler, failure.status, {"success": False, "errors": [failure.error()],
                                                          "messages": [], "result": None})
+        if isinstance(result, Raw):
+            return _send(handler, 200, result.body, result.headers)
         envelope: dict[str, Any] = {"success": True, "errors": [], "messages": [], "result": result.value}
         if result.info is not None:
             envelope["result_info"] = result.info
         _answer(handler, 200, envelope)
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str],
-               body: Any) -> Result:
+               body: Any) -> Result | Raw:
         matched = self.router.match(method, path)
         if matched is None:
             raise ApiFailure(404, 7003, f"Could not route to {PREFIX}{path}, perhaps your object identifier is "
@@ -671,9 +771,13 @@ class FakeCloudflare:
 
 
 def _answer(handler: BaseHTTPRequestHandler, status: int, envelope: dict[str, Any]) -> None:
-    payload = json.dumps(envelope).encode()
+    _send(handler, status, json.dumps(envelope).encode(), {"Content-Type": "application/json"})
+
+
+def _send(handler: BaseHTTPRequestHandler, status: int, payload: bytes, headers: Mapping[str, str]) -> None:
     handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
+    for name, value in headers.items():
+        handler.send_header(name, value)
     handler.send_header("Content-Length", str(len(payload)))
     handler.end_headers()
     handler.wfile.write(payload)

@@ -144,23 +144,51 @@ def test_faults_answer_errors_or_drop_the_connection_as_often_as_asked(api: Fake
 
 
 def test_more_endpoints_plug_in_as_groups_with_the_same_checks(tmp_path: Path) -> None:
-    def script_content(router: Router) -> None:
-        def content(call: Call) -> Result:
+    def script_versions(router: Router) -> None:
+        def versions(call: Call) -> Result:
             if call.params["script_name"] not in call.state.scripts.get(call.params["account_id"], {}):
                 raise ApiFailure(404, 10007, "This Worker does not exist on your account.")
             return Result({"etag": "abc"})
 
-        router.add("GET", "/accounts/{account_id}/workers/scripts/{script_name}/content/v2", content,
+        router.add("GET", "/accounts/{account_id}/workers/scripts/{script_name}/versions", versions,
                    (WORKERS_SCRIPTS, "Read"))
 
-    with FakeCloudflare(tmp_path, endpoints=[*DEFAULT_ENDPOINTS, script_content]) as fake:
+    with FakeCloudflare(tmp_path, endpoints=[*DEFAULT_ENDPOINTS, script_versions]) as fake:
         fake.add_account(ACCOUNT)
         fake.add_script(ACCOUNT, "worker")
         fake.add_token(TOKEN, accounts=[ACCOUNT])
         fake.add_token("r2-only-token-000000000000000000", accounts=[ACCOUNT], permissions=[f"{R2_STORAGE}:Edit"])
-        path = f"/accounts/{ACCOUNT}/workers/scripts/worker/content/v2"
+        path = f"/accounts/{ACCOUNT}/workers/scripts/worker/versions"
         assert client(fake).get(path, cast_to=object) == {"success": True, "errors": [], "messages": [],
                                                           "result": {"etag": "abc"}}
         assert error_of(lambda: client(fake, "r2-only-token-000000000000000000").get(path, cast_to=object))[1][0][
             "code"] == 10000
     assert [r.path for r in fake.requests] == [path, path]
+
+
+def test_a_scripts_content_comes_back_as_its_modules_and_its_secrets_never_do(api: FakeCloudflare) -> None:
+    api.add_script(ACCOUNT, "worker", main_module="index.js", modules={"index.js": b"a\r\n", "lib.js": b"b"},
+                   bindings=[{"name": "KEY", "type": "secret_text", "text": "s3cr3t-value"},
+                             {"name": "MODE", "type": "plain_text", "text": "on"}])
+    content = client(api).workers.scripts.content.get("worker", account_id=ACCOUNT)
+    assert content.headers["cf-entrypoint"] == "index.js"
+    assert content.headers["content-type"].startswith("multipart/form-data; boundary=")
+    body = content.read()
+    assert body.index(b'name="index.js"') < body.index(b'name="lib.js"'), "the main module is the first part"
+    assert b"\r\n\r\na\r\n\r\n--" in body, "a module's bytes are sent as they are"
+    settings = client(api).workers.scripts.script_and_version_settings.get("worker", account_id=ACCOUNT)
+    assert [b.model_dump(exclude_none=True) for b in settings.bindings or []] == [
+        {"name": "KEY", "type": "secret_text"}, {"name": "MODE", "text": "on", "type": "plain_text"}]
+    assert all(b"s3cr3t-value" not in r for r in (body, settings.to_json().encode()))
+
+
+def test_lifecycle_consumers_and_schedules_need_their_resource(api: FakeCloudflare) -> None:
+    api.add_bucket(ACCOUNT, "media")
+    assert client(api).r2.buckets.lifecycle.get("media", account_id=ACCOUNT).rules[0].id == (
+        "Default Multipart Abort Rule"), "a new bucket carries Cloudflare's default rule"
+    assert error_of(lambda: client(api).r2.buckets.lifecycle.get("gone", account_id=ACCOUNT)) == (
+        404, [{"code": 10006, "message": "The specified bucket does not exist."}])
+    assert error_of(lambda: client(api).queues.consumers.list("0" * 32, account_id=ACCOUNT)) == (
+        404, [{"code": 11000, "message": "Queue does not exist"}])
+    assert error_of(lambda: client(api).workers.scripts.schedules.get("gone", account_id=ACCOUNT))[1][0]["code"] == (
+        10007)
