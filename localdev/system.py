@@ -286,6 +286,13 @@ class LocalSystem:
         """PIDs of the `wrangler dev` processes (benchmarks measure the workerd processes below them)."""
         return [server.proc.pid for server in self._servers]
 
+    def stop_worker(self, role: Role) -> None:
+        """Stop one Worker's `wrangler dev` and leave the other serving: an outage of that Worker (tests of what
+        a client then sees)."""
+        for server in self._servers:
+            if server.name == str(role):
+                server.stop()
+
     def cron_url(self, cron: str) -> str:
         """The URL that fires the backend's `scheduled()` handler once, as the cron trigger `cron` would
         (readable: `*` and `/` are fine in a query, spaces become `+`)."""

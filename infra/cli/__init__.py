@@ -1,5 +1,5 @@
 """`infra` (or `python -m infra`): offline plan and stack diff, D1 migrations, support queries, the async and cost
-report, the Workers' contract.js, the checks and imports of a first deploy, and drift.
+report, the Workers' contract.js, the checks and imports of a first deploy, smoke tests and drift.
 
 Each command group is a module with a `register(commands, stacks)`; this module only assembles the parser
 and turns the project's errors into one red line and exit code 2.
@@ -14,11 +14,11 @@ from collections.abc import Sequence
 import pulumi
 from rich.console import Console
 
-from infra.cli import adopt, drift, generate, migrate, plan, preflight, report, runs
+from infra.cli import adopt, drift, generate, migrate, plan, preflight, report, runs, smoke
 from infra.errors import InfraError
 from infra.model.settings import known_stacks
 
-COMMANDS = (plan, migrate, runs, report, generate, preflight, adopt, drift)
+COMMANDS = (plan, migrate, runs, report, generate, preflight, adopt, smoke, drift)
 
 
 def build_parser() -> argparse.ArgumentParser:

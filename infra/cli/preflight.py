@@ -6,20 +6,16 @@ import argparse
 
 from rich.console import Console
 
+from infra.cli.common import print_checks
 from infra.errors import SettingsError
 from infra.ops.preflight import Preflight
-
-_LABEL = {"ok": "ok", "fail": "FAIL", "skip": "skip"}
 
 
 def _preflight(args: argparse.Namespace, console: Console) -> int:
     if args.stack == "local":
         raise SettingsError("preflight stack 'local' failed: the local stack is never deployed; `make dev` runs it")
     console.print(f"Preflight of stack '{args.stack}'")
-    counts = {"ok": 0, "fail": 0, "skip": 0}
-    for check in Preflight(args.stack, deployed=args.deployed).run():
-        counts[check.status] += 1
-        console.print(f"  {_LABEL[check.status]:<4}  {check.name:<24} {check.detail}", soft_wrap=True)
+    counts = print_checks(console, Preflight(args.stack, deployed=args.deployed).run())
     if counts["fail"] or counts["skip"]:
         console.print(f"Not ready: {counts['fail']} failed, {counts['skip']} not checked.")
         return 1

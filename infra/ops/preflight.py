@@ -17,7 +17,6 @@ import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,6 +27,7 @@ from infra.errors import SettingsError
 from infra.model.bindings import declare_workers, required_secrets
 from infra.model.naming import Role, physical_name
 from infra.model.settings import REPO_ROOT, StackSettings, Worker, load_settings
+from infra.ops.checks import Check, Status
 from infra.ops.cloudflare import CloudflareAccount, CloudflareApiError
 from infra.ops.upstream import DASHSCOPE_KEY_ENV, check_dashscope_key
 
@@ -43,16 +43,6 @@ _HINTS = {
     10042: "R2 is not enabled on the account: enable it in the dashboard (R2 Object Storage)",
     1000: "the token is not valid: create one as docs/runbook.md says and export it as CLOUDFLARE_API_TOKEN",
 }
-
-Status = Literal["ok", "fail", "skip"]
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-
 
 @dataclass(frozen=True)
 class Project:
