@@ -262,6 +262,9 @@ class Drift:
         if kind == Kind.D1:  # offline the database's id is unknown: bindings.py names the database, looked up here
             database = self._bound_database(str(resource.inputs["scriptName"]), str(binding["name"]))
             return kind, self._database_id(database)
+        if kind == Kind.RATE_LIMIT:
+            simple = binding.get("simple") or {}
+            return kind, _rate_limit(binding.get("namespaceId"), simple.get("limit"), simple.get("period"))
         value = binding.get(_TARGET[kind][0]) if kind in _TARGET else None
         return kind, None if value is None else str(value)
 
@@ -445,11 +448,20 @@ def _shown(value: object) -> str:
 
 def _deployed_target(binding: dict[str, Any]) -> tuple[str, str | None]:
     kind = str(binding.get("type"))
+    if kind == Kind.RATE_LIMIT:
+        simple = binding.get("simple") or {}
+        return kind, _rate_limit(binding.get("namespace_id"), simple.get("limit"), simple.get("period"))
     if kind == Kind.D1:
         value = binding.get("database_id") or binding.get("id")
     else:
         value = binding.get(_TARGET[kind][1]) if kind in _TARGET else None
     return kind, None if value is None else str(value)
+
+
+def _rate_limit(namespace: object, limit: object, period: object) -> str:
+    """A rate limit binding as one comparable text (the API's numbers arrive as floats)."""
+    whole = lambda value: f"{value:g}" if isinstance(value, int | float) else str(value)  # noqa: E731
+    return f"namespace {namespace}, {whole(limit)} per {whole(period)} s"
 
 
 def _binding(target: tuple[str, str | None]) -> str:

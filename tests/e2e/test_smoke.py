@@ -68,6 +68,7 @@ def test_smoke_follows_an_async_run_to_succeeded_within_the_stacks_bound(async_s
     assert async_system.settings is not None
     assert found["run finished"].detail.startswith("succeeded after ")
     assert found["run finished"].detail.endswith(f" s (bound {async_bound_seconds(async_system.settings)} s)")
+    assert found["run private"] == Check("run private", "ok", "without the read token: 200, status only")
     assert found["image"].status == "ok"
 
 

@@ -102,4 +102,6 @@ def api_binding(binding: dict[str, Any], database: Database) -> dict[str, Any]:
             return {**head, "service": binding["service"], "environment": "production"}
         case "d1":
             return {**head, "database_id": database.uuid}
+        case "ratelimit":
+            return {**head, "namespace_id": binding["namespaceId"], "simple": dict(binding["simple"])}
     raise ValueError(f"deploy binding '{binding['name']}' failed: no API shape for type {binding['type']!r}")

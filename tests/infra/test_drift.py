@@ -257,11 +257,15 @@ def test_bindings_changed_removed_or_added_are_drift(cloudflare_api, stack, depl
             binding["text"] = "1"
         if binding["name"] == "DB":
             binding["database_id"] = other.uuid
+        if binding["name"] == "GENERATE_RATE_LIMIT":
+            binding["simple"]["limit"] = 1000
     script.bindings = [b for b in script.bindings if b["name"] != "JOBS"]
     script.bindings.append({"name": "DEBUG", "type": "plain_text", "text": "true"})
     assert drifted(clean(cloudflare_api, stack, pulumi)) == {"backend-script bindings": (
         f"DB is d1 '{other.uuid}' deployed, d1 '{deployed.database.uuid}' in the code; DEBUG is bound but not in the "
-        "code; JOBS is missing; MAX_IMAGE_BYTES is plain_text '1' deployed, plain_text '20000000' in the code")}
+        "code; GENERATE_RATE_LIMIT is ratelimit 'namespace 1001, 1000 per 60 s' deployed, ratelimit 'namespace 1001, "
+        "20 per 60 s' in the code; JOBS is missing; MAX_IMAGE_BYTES is plain_text '1' deployed, plain_text "
+        "'20000000' in the code")}
 
 
 def test_a_secret_binding_removed_is_drift_though_no_value_is_ever_read(cloudflare_api, stack, deployed,
