@@ -113,7 +113,7 @@ def _settled(window: _Window, timeout: float = 10.0) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:
         lines = _lines(window)
-        if any("cron" in line for line in lines):
+        if any(line["route"].startswith("cron ") for line in lines):
             return lines
         if time.monotonic() > deadline:
             raise FootprintError(f"measure footprint failed: no cron line in {window.log} after {timeout:g} s")
@@ -138,11 +138,12 @@ def run_payload_bytes(system: LocalSystem) -> int:
 
 def kind_of(line: dict[str, Any]) -> str | None:
     """The footprint kind of one backend log line, None for anything a run does not cost (health checks...)."""
-    if "cron" in line:
-        return "cron_tick"
-    if "queue" in line:
+    route: str = line["route"]
+    if route.startswith("cron "):
+        return "cron_tick" if line["outcome"] in ("done", "error") else None
+    if route.startswith("queue "):
         outcome = line["outcome"]
-        if line["queue"].endswith("-dlq"):
+        if route.endswith("-dlq"):
             return None
         if outcome == "submitted":
             return "deliver_submit"
@@ -151,12 +152,11 @@ def kind_of(line: dict[str, Any]) -> str | None:
         if outcome in ("succeeded", "failed"):
             return "deliver_final"
         return "deliver_retry" if outcome in RETRIED_OUTCOMES else "deliver_other"
-    path, method = line["path"], line["method"]
-    if path == "/api/generate" and method == "POST":
+    if route == "POST /api/generate":
         return {201: "generate_sync", 202: "generate_async"}.get(line["status"])
-    if path.startswith("/api/runs/") and method == "GET":
+    if route == "GET /api/runs/:id":
         return "read_run"
-    if path.startswith("/api/media/") and method == "GET":
+    if route in ("GET /api/media/:key", "HEAD /api/media/:key"):
         return "read_media"
     return None
 

@@ -1,6 +1,7 @@
 """Each Worker's `contract.js`: the shared facts (`infra.model.contract.EXPORTS`) as JavaScript constants, the
-JSDoc `Env` typedef that `tsc` checks, and the check of the Worker's bindings, all derived from the Python
-declarations the way `wrangler types` derives `Env` from a wrangler config.
+JSDoc `Env` typedef that `tsc` checks, the check of the Worker's bindings, and the one writer of its log lines
+(`logLine`, to the shape `infra.model.contract.LOG` declares), all derived from the Python declarations the way
+`wrangler types` derives `Env` from a wrangler config.
 
 The files are committed (the Workers are uploaded module by module, without a build step); `make generate`
 rewrites them and `tests/infra/test_contract.py` fails while one differs from a fresh generation. A binding
@@ -18,7 +19,7 @@ from enum import EnumType
 from pathlib import Path
 
 from infra.model.bindings import ENV, WORKER_SRC, Declared, Kind
-from infra.model.contract import EXPORTS
+from infra.model.contract import EXPORTS, LOG
 from infra.model.naming import Role
 from infra.model.settings import REPO_ROOT
 
@@ -35,7 +36,7 @@ OBJECT_KINDS: Mapping[Kind, tuple[str, str]] = {
     Kind.RATE_LIMIT: ("RateLimit", "limit"),
 }
 
-_RUNTIME = '''
+_RUNTIME = r'''
 /**
  * What is wrong with `env`: every binding this stack must have that is missing, of the wrong kind, or (text)
  * not in its format. Values are never quoted: some are secrets.
@@ -74,6 +75,38 @@ export class Misconfigured extends Error {
 }
 
 /**
+ * Write one log line: one JSON object with every field of `LOG.fields` (null where it says nothing) and those of
+ * `LOG.detail` that are given; any other field is left out and named in `dropped`. Text is cut to `LOG.maxText`
+ * characters and a URL loses its query (a signed URL's signature). Never pass a prompt, a token or a header.
+ * @param {Record<string, unknown>} fields
+ */
+export function logLine(fields) {
+  /** @type {Record<string, unknown>} */
+  const line = {};
+  for (const name of LOG.fields) line[name] = logValue(fields[name] ?? null);
+  const dropped = [];
+  for (const [name, value] of Object.entries(fields)) {
+    if (LOG.detail.includes(name)) line[name] = logValue(value);
+    else if (!LOG.fields.includes(name)) dropped.push(name);
+  }
+  if (dropped.length > 0) line.dropped = dropped;
+  console.log(JSON.stringify(line));
+}
+
+/**
+ * A value as a log line may hold it: text cut and without URL queries, a record's or list's entries the same
+ * way one level down (deeper ones as text).
+ * @param {unknown} value @param {boolean} [nested] @returns {unknown}
+ */
+function logValue(value, nested = false) {
+  if (typeof value === "string") return value.replace(/(\/[^\s?#"']*)\?[^\s#"']*/g, "$1").slice(0, LOG.maxText);
+  if (value === null || typeof value !== "object") return value;
+  if (nested) return logValue(String(value));
+  if (Array.isArray(value)) return value.map((item) => logValue(item, true));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, logValue(item, true)]));
+}
+
+/**
  * The API's one error shape (docs/api.md): `{"error": {"code", "message", "request_id", ...extra}}`.
  * @param {string} code @param {string} message @param {string} requestId @param {Record<string, unknown>} [extra]
  */
@@ -97,6 +130,7 @@ def render(role: Role) -> str:
             parts.append(f"\n{doc}\nexport const {name} = {_js(export.value)};\n")
     parts.append(_env_typedef(role, ENV[role]))
     parts.append(_bindings(ENV[role]))
+    parts.append(f"\n/** The shape of every log line (infra/model/contract.py `LOG`). */\nconst LOG = {_js(LOG)};\n")
     parts.append(_RUNTIME)
     return "".join(parts)
 

@@ -312,6 +312,32 @@ FORWARDED_HEADERS = (
 )
 
 
+# -- log lines ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogShape:
+    """Every line either Worker logs, through `logLine` of its contract.js (docs/runbook.md "Logs"): one JSON
+    object with all of `fields` (null where one says nothing) and those of `detail` that are given. Any other
+    field is left out and named in `dropped`; text is cut to `max_text` characters and a URL loses its query
+    string (a signed media URL's signature is a credential). Prompts, tokens and headers are never passed."""
+
+    fields: tuple[str, ...] = ("request_id", "run_id", "route", "status", "outcome", "duration_ms")
+    detail: tuple[str, ...] = (
+        "client_request_id",  # the client's own X-Request-Id, checked (docs/api.md "Conventions")
+        "via",  # frontend: how it reached the backend (frontend.backend_access)
+        "seq", "attempt", "delay_seconds",  # queue: the job's wake-up number, the delivery, the retry's delay
+        "stuck_in", "stuck_seconds", "objects_deleted",  # cron: a swept run
+        "swept", "purged",  # cron: what a tick did
+        "error",  # an unexpected failure: the exception, or what the backend could not reach
+        "d1",  # backend: the invocation's D1 `queries`, `rows_read`, `rows_written` (meter.js)
+    )
+    max_text: int = 500
+
+
+LOG = LogShape()
+
+
 # -- what each Worker's contract.js exports ----------------------------------------------------------------
 
 
@@ -334,7 +360,7 @@ EXPORTS: Mapping[str, Export] = {
     "ACTIVE": Export(ACTIVE, "Statuses with work still to do.", _BACKEND),
     "REDRIVABLE": Export(REDRIVABLE, "Statuses `POST /api/runs/<id>/retry` accepts.", _BACKEND),
     "EVENT": Export(EventType, "`run_events.type` values.", _BACKEND),
-    "RUN_ID": Export(RUN_ID, "A run id: a lowercase UUID.", _BACKEND),
+    "RUN_ID": Export(RUN_ID, "A run id: a lowercase UUID.", _BOTH),
     "MEDIA_KEY_PREFIX": Export(MEDIA_KEY_PREFIX, "Every stored object's key starts with this.", _BACKEND),
     "LIMITS": Export(LIMITS, "What the API accepts.", _BOTH),
     "SIZES": Export(SIZES, "Image sizes; the first is the provider's default.", _BOTH),

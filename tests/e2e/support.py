@@ -1,5 +1,6 @@
 """Helpers for the end-to-end tests: the stand-in's control API, a view of local R2 and D1 as persisted
-on disk, and a plain origin server for result downloads without a Content-Length.
+on disk, a plain origin server for result downloads without a Content-Length, and the Workers' log lines as the
+local runtime printed them, held to the one shape every line must have.
 
 Nothing here imitates the system under test; these are the test's own eyes and a second real server.
 """
@@ -16,6 +17,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +28,7 @@ import httpx
 
 from infra.d1 import rollups
 from infra.d1.executors import LocalD1Executor, local_database_path, miniflare_sqlite
-from infra.model.contract import SIZES, TERMINAL
+from infra.model.contract import LOG, RUN_ID, SIZES, TERMINAL
 from infra.model.settings import REPO_ROOT
 from localdev.standin import render_png
 from localdev.system import LocalSystem
@@ -363,3 +365,89 @@ def run_browser(script: str, *args: str) -> dict[str, Any]:
     if done.returncode != 0:
         raise AssertionError(f"browser run failed:\n{done.stdout}\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- the Workers' log lines -------------------------------------------------------------------------------------
+
+# wrangler dev prints its own lines too: a banner until it is ready, then one `[wrangler:...]` line per request,
+# and a status block (`⎔ ...`, then the bindings table, then an empty line) when a service binding (dis)connects.
+_READY = "Ready on http"
+_WRANGLER = "[wrangler:"
+_STATUS = "⎔ "
+
+
+def worker_output(system: LocalSystem) -> list[str]:
+    """Every line the Workers wrote to their `wrangler dev`'s output: all of it after wrangler's `Ready on` line
+    except wrangler's own lines above. A line a Worker writes in any other shape is in here too."""
+    found = []
+    for path in system.log_paths:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        ready = next((i for i, line in enumerate(lines) if _READY in line), len(lines))
+        in_status = False
+        for line in lines[ready + 1:]:
+            in_status = (in_status or line.startswith(_STATUS)) and line.strip() != ""
+            if line.strip() and not in_status and not line.startswith(_WRANGLER):
+                found.append(line)
+    return found
+
+
+def log_lines(system: LocalSystem) -> list[dict[str, Any]]:
+    """The Workers' lines, parsed (a line that is not a JSON object fails `log_problems`, not this)."""
+    parsed = []
+    for line in worker_output(system):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            parsed.append(value)
+    return parsed
+
+
+def wait_for_lines(system: LocalSystem, matches: Callable[[dict[str, Any]], bool], count: int = 1,
+                   timeout: float = 15.0) -> list[dict[str, Any]]:
+    """The lines `matches` accepts, once there are `count` of them (the output reaches its file a moment later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [line for line in log_lines(system) if matches(line)]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def log_problems(system: LocalSystem, never: Iterable[str]) -> list[str]:
+    """Every line the Workers wrote that breaks the rule (infra/model/contract.py `LOG`, docs/runbook.md "Logs"):
+    one JSON object with all of `LOG.fields` of the right types and no field outside `LOG.fields` and
+    `LOG.detail`, and none of the texts in `never` (secrets, read tokens, whole prompts) nor a signed URL's
+    query anywhere in it."""
+    secrets = [text for text in never if text]
+    allowed = {*LOG.fields, *LOG.detail}
+    problems = []
+    for line in worker_output(system):
+        why = []
+        try:
+            value = json.loads(line)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            problems.append(f"not one JSON object: {line[:200]}")
+            continue
+        why += [f"no {name}" for name in LOG.fields if name not in value]
+        why += [f"unknown field {name}" for name in value if name not in allowed]
+        if not (isinstance(value.get("request_id"), str) and value["request_id"]):
+            why.append("request_id is not an id")
+        if value.get("run_id") is not None and not RUN_ID.match(str(value["run_id"])):
+            why.append("run_id is not a run id")
+        if not (isinstance(value.get("route"), str) and value["route"]):
+            why.append("no route")
+        if not isinstance(value.get("status"), int | str) or not (isinstance(value.get("outcome"), str) and
+                                                                 value["outcome"]):
+            why.append("status or outcome missing")
+        if not (isinstance(value.get("duration_ms"), int) and value["duration_ms"] >= 0):
+            why.append("duration_ms is not a count of milliseconds")
+        why += ["holds a secret, a read token or a whole prompt" for text in secrets if text in line][:1]
+        if "sig=" in line or "exp=" in line:
+            why.append("holds a signed URL's query")
+        if why:
+            problems.append(f"{'; '.join(why)}: {line[:300]}")
+    return problems

@@ -19,7 +19,7 @@ import pytest
 from bench.persist import measure, workerd_pids
 from infra.model.contract import LIMITS
 from localdev.system import LOOPBACK, LocalSystem
-from tests.e2e.support import LocalState, StandInControl, error_of, wait_for_run
+from tests.e2e.support import LocalState, StandInControl, error_of, log_lines, wait_for_run
 
 MIB = 1024 * 1024
 BIG = 200 * MIB
@@ -102,9 +102,9 @@ def upload(port: int, total: int, framing: str) -> Upload:
 
 
 def _backend_413s(system: LocalSystem) -> int:
-    backend_log = next(p for p in system.log_paths if "backend" in p.name)
-    return sum(1 for line in backend_log.read_text().splitlines()
-               if '"path":"/api/generate","status":413' in line)
+    """The backend's log lines of a refused generate body (the frontend's line of it says `proxied`)."""
+    return sum(1 for line in log_lines(system)
+               if line["route"] == "POST /api/generate" and line["outcome"] == "payload_too_large")
 
 
 def _refused_uploads(system: LocalSystem, framing: str) -> tuple[float, float, list[Upload]]:

@@ -16,7 +16,7 @@ from infra.model.bindings import Binding, Kind, WorkerSpec
 from infra.model.naming import Role
 from localdev.system import LocalSystem, LocalSystemError
 from tests.e2e.conftest import ASYNC
-from tests.e2e.support import error_of
+from tests.e2e.support import error_of, log_problems, wait_for_lines
 
 FIX = ("they are declared in infra/model/bindings.py: redeploy the stack with pulumi up (locally: restart make dev)")
 
@@ -64,6 +64,10 @@ def test_a_misconfigured_backend_refuses_every_route_and_reveals_no_value(broken
                    api.get("/api/nothing")]
     assert [(a.status_code, error_of(a)["code"]) for a in answers] == [(503, "misconfigured")] * 3
     assert "soon" not in answers[0].text and "sk-local-" not in answers[0].text
+    (logged,) = wait_for_lines(broken_backend, lambda line: line["request_id"] == answers[0].headers["x-request-id"]
+                               and line["outcome"] != "proxied")
+    assert (logged["route"], logged["status"], logged["outcome"]) == ("POST /api/generate", 503, "misconfigured")
+    assert log_problems(broken_backend, ["soon", broken_backend.admin_token]) == []
 
 
 def test_an_async_backend_with_a_sync_only_model_refuses_to_run(tmp_path: Path) -> None:

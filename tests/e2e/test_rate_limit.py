@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from localdev.system import LocalSystem
-from tests.e2e.support import LocalState, StandInControl, error_of
+from tests.e2e.support import LocalState, StandInControl, error_of, log_problems, wait_for_lines
 
 LIMIT = 3
 PERIOD_SECONDS = 10
@@ -73,6 +73,10 @@ def test_the_limit_trips_with_429_and_resets_after_its_period(
             "rate_limited", f"too many generations from this client address; try again in {PERIOD_SECONDS} s")
         assert refused.headers["retry-after"] == str(PERIOD_SECONDS)
         assert "run_id" not in error
+        (logged,) = wait_for_lines(limited_system, lambda line: line["request_id"] == refused.headers["x-request-id"]
+                                   and line["outcome"] != "proxied")
+        assert (logged["route"], logged["status"], logged["outcome"]) == ("POST /api/generate", 429, "rate_limited")
+        assert log_problems(limited_system, [limited_system.admin_token]) == []
         assert state.query("SELECT COUNT(*) AS n FROM runs")[0]["n"] == runs_before, "no run for a refused request"
         assert len(control.calls()) == calls_before, "no provider call for a refused request"
 

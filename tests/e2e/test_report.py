@@ -154,13 +154,13 @@ def test_every_async_run_sends_one_message_per_wake_up_and_is_delivered_once_mor
     """What the queue bills: 1 + polls messages written, read and deleted, and one more read per retry."""
     deliveries: dict[str, list[dict[str, Any]]] = {}
     for line in async_measured.lines:
-        if "queue" in line and not line["queue"].endswith("-dlq"):
+        if line["route"].startswith("queue ") and not line["route"].endswith("-dlq"):
             deliveries.setdefault(line["run_id"], []).append(line)
     state = LocalState(async_system)
     for run in async_measured.runs:
         [row] = state.query("SELECT polls, retries FROM runs WHERE id = ?", run["id"])
         lines = deliveries[run["id"]]
-        assert len({line["message_id"] for line in lines}) == 1 + row["polls"], run["id"]
+        assert len({line["request_id"] for line in lines}) == 1 + row["polls"], run["id"]
         assert len(lines) == 1 + row["polls"] + row["retries"], run["id"]
     assert sum(state.query("SELECT retries FROM runs WHERE id = ?", r["id"])[0]["retries"]
                for r in async_measured.runs) == 1  # the one retried run

@@ -20,6 +20,7 @@ import { purgeExpired } from "../../worker_src/backend/retention.js";
 import {
   completeRun, createRun, findByIdempotencyKey, getAssets, getEvents, getRun, listRuns, transition,
 } from "../../worker_src/backend/runs.js";
+import { Invocation } from "../../worker_src/backend/log.js";
 import { sweepAbandonedRuns } from "../../worker_src/backend/sweep.js";
 import { encodeCursor, validateListQuery } from "../../worker_src/backend/validate.js";
 
@@ -109,7 +110,7 @@ try {
   }
   const env = /** @type {import("../../worker_src/backend/config.js").Env} */ (/** @type {unknown} */ ({ DB: db, MEDIA: media }));
   const cfg = /** @type {import("../../worker_src/backend/config.js").Config} */ (/** @type {unknown} */ ({ sweepAfterSeconds: 3600, retentionDays: 8 }));
-  await as("sweep abandoned runs", () => sweepAbandonedRuns(env, cfg));
+  await as("sweep abandoned runs", () => sweepAbandonedRuns(env, cfg, new Invocation(crypto.randomUUID(), "query plans")));
   await as("purge what is past its retention", () => purgeExpired(db, { ...cfg, retentionDays: 1 }));
 
   const plans = [];

@@ -27,7 +27,8 @@ import { failRun, storeResults } from "./workflow.js";
  * @typedef {{action: "ack", outcome: string} | {action: "retry", outcome: string, delaySeconds: number}} Decision
  * @typedef {{id: string, attempts: number}} Delivery
  * @typedef {{env: import("./config.js").Env, cfg: import("./config.js").AsyncConfig, run: import("./runs.js").RunRow,
- *            job: import("./jobs.js").Job, delivery: Delivery, guard: import("./runs.js").Guard}} Step
+ *            job: import("./jobs.js").Job, delivery: Delivery, guard: import("./runs.js").Guard,
+ *            log: import("./log.js").Invocation}} Step
  */
 
 const WAITING = ["PENDING", "RUNNING", "SUSPENDED"];
@@ -42,9 +43,10 @@ export const retry = (outcome, delaySeconds) => ({ action: "retry", outcome, del
  * Handle one delivery of a job message.
  * @param {import("./config.js").Env} env @param {import("./config.js").AsyncConfig} cfg
  * @param {import("./jobs.js").Job} job @param {Delivery} delivery
+ * @param {import("./log.js").Invocation} log  the message's log line (queue.js writes it with the decision)
  * @returns {Promise<Decision>}
  */
-export async function handleJob(env, cfg, job, delivery) {
+export async function handleJob(env, cfg, job, delivery, log) {
   const db = env.DB;
   const found = await getRun(db, job.run_id);
   const early = found ? await unwanted(db, found, job, delivery, cfg) : ack("unknown_run");
@@ -57,7 +59,7 @@ export async function handleJob(env, cfg, job, delivery) {
   }
   const run = /** @type {import("./runs.js").RunRow} */ (await getRun(db, job.run_id));
   /** @type {Step} */
-  const step = { env, cfg, run, job, delivery, guard: heldBy(delivery.id) };
+  const step = { env, cfg, run, job, delivery, guard: heldBy(delivery.id), log };
   try {
     return await advance(step);
   } catch (err) {
@@ -178,7 +180,7 @@ async function persist(step, task, polls) {
     });
     if (!moved) return ack("lease_lost");
   }
-  const error = await storeResults(env, cfg, { ...run, status: STATUS.PERSISTING }, task.urls, guard);
+  const error = await storeResults(env, cfg, { ...run, status: STATUS.PERSISTING }, task.urls, step.log, guard);
   return ack(error ? "failed" : "succeeded");
 }
 
@@ -221,9 +223,7 @@ async function attemptFailed(step, err) {
     await failRun(env.DB, run.id, err, { stage, http_status: err.status }, stage === "submit", guard);
     return ack("failed");
   }
-  if (!(err instanceof UpstreamError)) {
-    console.error(JSON.stringify({ run_id: run.id, error: String(err instanceof Error ? err.stack : err) }));
-  }
+  if (!(err instanceof UpstreamError)) step.log.failed(err);
   const upstream = err instanceof UpstreamError ? err : null;
   const delaySeconds = retryDelay(cfg.jobs, delivery.attempts, upstream?.retryAfterSeconds);
   await addEvent(env.DB, run.id, EVENT.ATTEMPT_FAILED, {

@@ -309,6 +309,26 @@ const BINDINGS = Object.freeze([
   { name: "JOBS_BATCH_WAIT_SECONDS", kind: "plain_text", pattern: new RegExp("^(0|[1-9][0-9]*)$"), says: "a whole number of at least 0", when: { name: "ASYNC_ENABLED", equals: "true" } },
 ]);
 
+/** The shape of every log line (infra/model/contract.py `LOG`). */
+const LOG = Object.freeze({
+  fields: Object.freeze(["request_id", "run_id", "route", "status", "outcome", "duration_ms"]),
+  detail: Object.freeze([
+    "client_request_id",
+    "via",
+    "seq",
+    "attempt",
+    "delay_seconds",
+    "stuck_in",
+    "stuck_seconds",
+    "objects_deleted",
+    "swept",
+    "purged",
+    "error",
+    "d1",
+  ]),
+  maxText: 500,
+});
+
 /**
  * What is wrong with `env`: every binding this stack must have that is missing, of the wrong kind, or (text)
  * not in its format. Values are never quoted: some are secrets.
@@ -344,6 +364,38 @@ export class Misconfigured extends Error {
     /** @type {string[]} */
     this.bindings = problems.map((p) => p.name);
   }
+}
+
+/**
+ * Write one log line: one JSON object with every field of `LOG.fields` (null where it says nothing) and those of
+ * `LOG.detail` that are given; any other field is left out and named in `dropped`. Text is cut to `LOG.maxText`
+ * characters and a URL loses its query (a signed URL's signature). Never pass a prompt, a token or a header.
+ * @param {Record<string, unknown>} fields
+ */
+export function logLine(fields) {
+  /** @type {Record<string, unknown>} */
+  const line = {};
+  for (const name of LOG.fields) line[name] = logValue(fields[name] ?? null);
+  const dropped = [];
+  for (const [name, value] of Object.entries(fields)) {
+    if (LOG.detail.includes(name)) line[name] = logValue(value);
+    else if (!LOG.fields.includes(name)) dropped.push(name);
+  }
+  if (dropped.length > 0) line.dropped = dropped;
+  console.log(JSON.stringify(line));
+}
+
+/**
+ * A value as a log line may hold it: text cut and without URL queries, a record's or list's entries the same
+ * way one level down (deeper ones as text).
+ * @param {unknown} value @param {boolean} [nested] @returns {unknown}
+ */
+function logValue(value, nested = false) {
+  if (typeof value === "string") return value.replace(/(\/[^\s?#"']*)\?[^\s#"']*/g, "$1").slice(0, LOG.maxText);
+  if (value === null || typeof value !== "object") return value;
+  if (nested) return logValue(String(value));
+  if (Array.isArray(value)) return value.map((item) => logValue(item, true));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, logValue(item, true)]));
 }
 
 /**

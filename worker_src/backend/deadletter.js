@@ -14,9 +14,10 @@ import { getRun, transition } from "./runs.js";
 /**
  * @param {import("./config.js").Env} env @param {import("./config.js").AsyncConfig} cfg
  * @param {import("./jobs.js").Job} job @param {import("./consumer.js").Delivery} delivery
+ * @param {import("./log.js").Invocation} log  the message's log line (queue.js writes it with the decision)
  * @returns {Promise<import("./consumer.js").Decision>}
  */
-export async function handleDeadLetter(env, cfg, job, delivery) {
+export async function handleDeadLetter(env, cfg, job, delivery, log) {
   const db = env.DB;
   const run = await getRun(db, job.run_id);
   if (!run) return ack("unknown_run");
@@ -24,6 +25,7 @@ export async function handleDeadLetter(env, cfg, job, delivery) {
   if (job.seq !== run.job_seq) return ack("stale");
   const last = await lastAttemptError(db, run.id);
   const error = last ?? { code: "dead_lettered", message: `the job failed ${cfg.jobs.maxAttempts} deliveries` };
+  log.note({ error: `${error.code}: ${error.message}` });
   const guard = unleased();
   const moved = await transition(db, run.id, STATUS.DEAD_LETTERED, {
     set: { error_code: error.code, error_message: error.message },

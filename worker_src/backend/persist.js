@@ -39,41 +39,43 @@ export function assetKey(runId, createdAt, index, ext) {
  * Store every result of a run, in order.
  * @param {R2Bucket} bucket @param {import("./config.js").Config} cfg
  * @param {{runId: string, createdAt: string, urls: string[]}} run
+ * @param {import("./log.js").Invocation} log  where a failed clean-up is noted
  * @returns {Promise<StoredAsset[]>}
  */
-export async function persistResults(bucket, cfg, run) {
+export async function persistResults(bucket, cfg, run, log) {
   /** @type {StoredAsset[]} */
   const stored = [];
   try {
     for (const [idx, url] of run.urls.entries()) {
-      stored.push(await persistOne(bucket, cfg, url, idx, (ext) => assetKey(run.runId, run.createdAt, idx, ext)));
+      stored.push(await persistOne(bucket, cfg, url, idx, (ext) => assetKey(run.runId, run.createdAt, idx, ext), log));
     }
     return stored;
   } catch (err) {
-    await deleteObjects(bucket, stored.map((s) => s.r2_key));
+    await deleteObjects(bucket, stored.map((s) => s.r2_key), log);
     throw err;
   }
 }
 
 /**
- * Best effort: a failure to delete must not hide the error that made us delete.
- * @param {R2Bucket} bucket @param {string[]} keys
+ * Best effort: a failure to delete must not hide the error that made us delete; it is noted on the log line of
+ * the invocation (the objects stay until the lifecycle rules expire them).
+ * @param {R2Bucket} bucket @param {string[]} keys @param {import("./log.js").Invocation} log
  */
-export async function deleteObjects(bucket, keys) {
+export async function deleteObjects(bucket, keys, log) {
   if (keys.length === 0) return;
   try {
     await bucket.delete(keys);
   } catch (err) {
-    console.error(`delete objects failed: ${err}`);
+    log.note({ error: `delete ${keys.length} objects failed: ${err}` });
   }
 }
 
 /**
  * @param {R2Bucket} bucket @param {import("./config.js").Config} cfg @param {string} url @param {number} idx
- * @param {(ext: string) => string} keyFor
+ * @param {(ext: string) => string} keyFor @param {import("./log.js").Invocation} log
  * @returns {Promise<StoredAsset>}
  */
-async function persistOne(bucket, cfg, url, idx, keyFor) {
+async function persistOne(bucket, cfg, url, idx, keyFor, log) {
   const signal = AbortSignal.timeout(cfg.downloadTimeoutMs);
   /** @type {string | null} */
   let key = null;
@@ -94,7 +96,7 @@ async function persistOne(bucket, cfg, url, idx, keyFor) {
     const { bytes, sha256 } = await counted.result();
     return { idx, r2_key: key, sha256, bytes, content_type: opened.contentType, source_host: opened.url.host };
   } catch (err) {
-    if (key) await deleteObjects(bucket, [key]);
+    if (key) await deleteObjects(bucket, [key], log);
     throw classify(err, signal, cfg, counted?.bytes() ?? 0);
   }
 }

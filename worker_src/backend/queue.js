@@ -2,7 +2,8 @@
 /**
  * The `queue()` entry: both queues are consumed by this Worker and told apart by `batch.queue`. Messages of
  * a batch are handled concurrently and each is acked or retried explicitly, never the batch as a whole; one
- * log line per message, without the message body, with what it cost in D1 (meter.js).
+ * log line per message (log.js: the message's id as `request_id`, `queue <name>` as its route, `ack`/`retry` as
+ * its status, what the delivery did as its outcome, what it cost in D1: meter.js), never the message body.
  */
 
 import { readConfig } from "./config.js";
@@ -10,6 +11,7 @@ import { handleJob, retry } from "./consumer.js";
 import { Misconfigured } from "./contract.js";
 import { handleDeadLetter } from "./deadletter.js";
 import { parseJob } from "./jobs.js";
+import { Invocation } from "./log.js";
 import { metered } from "./meter.js";
 
 /**
@@ -23,44 +25,31 @@ export async function consume(batch, env) {
   const cfg = { ...read, jobs: read.jobs };
   const handler =
     batch.queue === cfg.jobs.deadLetterQueue ? handleDeadLetter : batch.queue === cfg.jobs.queue ? handleJob : null;
-  if (!handler) {
-    console.error(JSON.stringify({ queue: batch.queue, error: "no consumer for this queue in this Worker" }));
-    batch.retryAll();
-    return;
-  }
   await Promise.all(
     batch.messages.map(async (message) => {
-      const started = Date.now();
+      const log = new Invocation(message.id, `queue ${batch.queue}`);
       const d1 = metered(env);
       const job = parseJob(message.body);
+      if (job) log.about(job.run_id);
       /** @type {import("./consumer.js").Decision} */
       let decision;
-      if (!job) {
+      if (!handler) {
+        decision = retry("no_consumer", cfg.jobs.initialDelaySeconds);
+      } else if (!job) {
         decision = { action: "ack", outcome: "malformed" };
       } else {
         try {
-          decision = await handler(d1.env, cfg, job, { id: message.id, attempts: message.attempts });
+          decision = await handler(d1.env, cfg, job, { id: message.id, attempts: message.attempts }, log);
         } catch (err) {
-          console.error(JSON.stringify({ queue: batch.queue, message_id: message.id, error: String(err instanceof Error ? err.stack : err) }));
+          log.failed(err);
           decision = retry("error", cfg.jobs.initialDelaySeconds);
         }
       }
       if (decision.action === "retry") message.retry({ delaySeconds: decision.delaySeconds });
       else message.ack();
-      console.log(
-        JSON.stringify({
-          queue: batch.queue,
-          message_id: message.id,
-          run_id: job?.run_id ?? null,
-          seq: job?.seq ?? null,
-          attempt: message.attempts,
-          outcome: decision.outcome,
-          action: decision.action,
-          ...(decision.action === "retry" ? { delay_seconds: decision.delaySeconds } : {}),
-          ms: Date.now() - started,
-          d1: d1.used,
-        }),
-      );
+      log.note({ seq: job?.seq ?? null, attempt: message.attempts, d1: d1.used });
+      if (decision.action === "retry") log.note({ delay_seconds: decision.delaySeconds });
+      log.end(decision.action, decision.outcome);
     }),
   );
 }

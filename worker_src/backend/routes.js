@@ -25,6 +25,7 @@ const DEFAULT_RETRY_AFTER_SECONDS = 60;
  * @property {import("./config.js").Config} cfg
  * @property {string} requestId          ours (index.js), recorded and answered as X-Request-Id
  * @property {string | null} clientRequestId  the client's own X-Request-Id, checked
+ * @property {import("./log.js").Invocation} log  the request's log line: the run it is about, its details
  * @property {(work: Promise<unknown>) => void} waitUntil
  * @property {string[]} params   captured path segments
  */
@@ -48,7 +49,7 @@ export async function generate(c) {
   const { run, replayed, params, token } = await openRequest(c, STATUS.RUNNING);
   if (replayed) return generated(c, run.id, view, token, 200);
   // Finish the run even if the client goes away mid-request: it must not stay `running`.
-  const work = executeSync(c.env, c.cfg, run, params);
+  const work = executeSync(c.env, c.cfg, run, params, c.log);
   c.waitUntil(work.catch(() => {}));
   const error = await work;
   if (error) throw failure(error, run.id, token);
@@ -64,6 +65,8 @@ async function openRequest(c, status) {
   const params = await readGenerateRequest(c.request);
   const ids = { requestId: c.requestId, clientRequestId: c.clientRequestId };
   const opened = await openRun(c.env.DB, c.cfg, { ...ids, idempotencyKey, params, status });
+  c.log.about(opened.run.id);
+  if (opened.replayed) c.log.outcome = "replayed";
   return { ...opened, params, token: await readToken(c.cfg, opened.run.id) };
 }
 
@@ -107,7 +110,7 @@ async function enqueue(c, runId, seq, reason, extra = {}) {
   try {
     await sendJob(c.env, runId, seq);
   } catch (err) {
-    console.error(JSON.stringify({ request_id: c.requestId, run_id: runId, error: `send job failed: ${err}` }));
+    c.log.note({ error: `send job failed: ${err}` });
     const error = { code: ERROR.QUEUE_UNAVAILABLE, message: "the job could not be queued" };
     await failRun(c.env.DB, runId, error, { stage: "enqueue" });
     throw new HttpError(ERROR.QUEUE_UNAVAILABLE, "the job could not be queued; try again", {
@@ -127,6 +130,7 @@ export async function retryRun(c) {
   await requireAdmin(c.request, c.cfg);
   const [id] = c.params;
   if (!RUN_ID.test(id)) throw notFound("run");
+  c.log.about(id);
   const run = await getRun(c.env.DB, id);
   if (!run) throw notFound("run");
   if (!c.cfg.asyncEnabled) {
@@ -192,6 +196,7 @@ function failure(err, runId, token) {
 export async function showRun(c) {
   const [id] = c.params;
   if (!RUN_ID.test(id)) throw notFound("run");
+  c.log.about(id);
   const view = await viewOf(c.request, c.cfg, id);
   const run = await runBody(c, id, view);
   if (view !== VIEW.ADMIN) return json({ run });
@@ -226,5 +231,7 @@ export async function media(c) {
   } catch {
     throw notFound("media object");
   }
+  const runId = key.split("/")[4]; // generated/<yyyy>/<mm>/<dd>/<run id>/<index>.<ext>
+  if (runId && RUN_ID.test(runId)) c.log.about(runId);
   return serveMedia(c.request, c.env, c.cfg, key);
 }

@@ -52,10 +52,12 @@ function stranded(cutoff) {
 /**
  * Fail every sync run that has been non-terminal since before `cfg.sweepAfterSeconds` ago, at most
  * `SWEEP_BATCH` per call, oldest first.
- * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg @param {Date} [at]
+ * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg
+ * @param {import("./log.js").Invocation} log  the cron tick's (a failed clean-up is noted there)
+ * @param {Date} [at]
  * @returns {Promise<SweptRun[]>}
  */
-export async function sweepAbandonedRuns(env, cfg, at = new Date()) {
+export async function sweepAbandonedRuns(env, cfg, log, at = new Date()) {
   const cutoff = new Date(at.getTime() - cfg.sweepAfterSeconds * 1000).toISOString();
   const where = stranded(cutoff);
   const { results } = await env.DB
@@ -65,7 +67,7 @@ export async function sweepAbandonedRuns(env, cfg, at = new Date()) {
   /** @type {SweptRun[]} */
   const swept = [];
   for (const row of /** @type {{id: string, status: string, created_at: string, updated_at: string}[]} */ (results)) {
-    const done = await abandon(env, row, cutoff, at);
+    const done = await abandon(env, row, cutoff, at, log);
     if (done) swept.push(done);
   }
   return swept;
@@ -77,10 +79,10 @@ export async function sweepAbandonedRuns(env, cfg, at = new Date()) {
  * left as it is); then remove what it may have stored.
  * @param {import("./config.js").Env} env
  * @param {{id: string, status: string, created_at: string, updated_at: string}} row
- * @param {string} cutoff @param {Date} at
+ * @param {string} cutoff @param {Date} at @param {import("./log.js").Invocation} log
  * @returns {Promise<SweptRun | null>}
  */
-async function abandon(env, row, cutoff, at) {
+async function abandon(env, row, cutoff, at, log) {
   const stuckSeconds = Math.round((at.getTime() - Date.parse(row.updated_at)) / 1000);
   const error = {
     code: "abandoned",
@@ -88,9 +90,7 @@ async function abandon(env, row, cutoff, at) {
   };
   const detail = { stage: "sweep", stuck_in: row.status, stuck_seconds: stuckSeconds, since: row.updated_at };
   if (!(await failRun(env.DB, row.id, error, detail, false, stranded(cutoff)))) return null;
-  const objectsDeleted = await removeStored(env, row.id, row.created_at);
-  console.log(JSON.stringify({ sweep: "abandoned", run_id: row.id, stuck_in: row.status, stuck_seconds: stuckSeconds,
-    objects_deleted: objectsDeleted }));
+  const objectsDeleted = await removeStored(env, row.id, row.created_at, log);
   return { id: row.id, status: row.status, stuckSeconds, objectsDeleted };
 }
 
@@ -98,9 +98,10 @@ async function abandon(env, row, cutoff, at) {
  * Delete the R2 objects under the run's prefix and its `run_assets` rows, unless the run succeeded (a run the
  * sweeper failed never did; the condition keeps this safe on its own).
  * @param {import("./config.js").Env} env @param {string} runId @param {string} createdAt
+ * @param {import("./log.js").Invocation} log
  * @returns {Promise<number>} objects deleted
  */
-async function removeStored(env, runId, createdAt) {
+async function removeStored(env, runId, createdAt, log) {
   await env.DB
     .prepare("DELETE FROM run_assets WHERE run_id = ? AND NOT EXISTS (SELECT 1 FROM runs WHERE id = ? AND status = ?)")
     .bind(runId, runId, STATUS.SUCCEEDED)
@@ -112,7 +113,7 @@ async function removeStored(env, runId, createdAt) {
   do {
     const page = await env.MEDIA.list({ prefix, cursor });
     const keys = page.objects.map((o) => o.key);
-    await deleteObjects(env.MEDIA, keys);
+    await deleteObjects(env.MEDIA, keys, log);
     deleted += keys.length;
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);

@@ -83,11 +83,12 @@ async function replay(db, run, hash, requestId) {
  * Provider call → `persisting` → results into R2 → `succeeded`, for a run in `running`.
  * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg
  * @param {import("./runs.js").RunRow} run @param {import("./validate.js").GenerateParams} params
+ * @param {import("./log.js").Invocation} log  the request's
  * @returns {Promise<StepError | null>}
  */
-export async function executeSync(env, cfg, run, params) {
+export async function executeSync(env, cfg, run, params, log) {
   try {
-    return await callAndStore(env, cfg, run, params);
+    return await callAndStore(env, cfg, run, params, log);
   } catch (err) {
     // A bug or a storage outage must not leave the run `running` forever.
     const internal = { code: "internal_error", message: "the run stopped on an internal error" };
@@ -99,9 +100,10 @@ export async function executeSync(env, cfg, run, params) {
 /**
  * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg
  * @param {import("./runs.js").RunRow} run @param {import("./validate.js").GenerateParams} params
+ * @param {import("./log.js").Invocation} log
  * @returns {Promise<StepError | null>}
  */
-async function callAndStore(env, cfg, run, params) {
+async function callAndStore(env, cfg, run, params, log) {
   const started = Date.now();
   let result;
   try {
@@ -118,7 +120,7 @@ async function callAndStore(env, cfg, run, params) {
     detail: { provider_request_id: result.requestId, images: result.imageUrls.length, duration_ms: Date.now() - started },
   });
   if (!moved) return null;
-  return storeResults(env, cfg, run, result.imageUrls);
+  return storeResults(env, cfg, run, result.imageUrls, log);
 }
 
 /**
@@ -126,15 +128,15 @@ async function callAndStore(env, cfg, run, params) {
  * the run ends `succeeded` with those assets recorded. Keys are a function of (run, index), so a second
  * delivery writing the same run overwrites, never adds, and must not delete what a completed run recorded.
  * @param {import("./config.js").Env} env @param {import("./config.js").Config} cfg
- * @param {import("./runs.js").RunRow} run @param {string[]} urls
+ * @param {import("./runs.js").RunRow} run @param {string[]} urls @param {import("./log.js").Invocation} log
  * @param {import("./runs.js").Guard} [guard]   e.g. the queue consumer's lease
  * @returns {Promise<StepError | null>}
  */
-export async function storeResults(env, cfg, run, urls, guard) {
+export async function storeResults(env, cfg, run, urls, log, guard) {
   const started = Date.now();
   let assets;
   try {
-    assets = await persistResults(env.MEDIA, cfg, { runId: run.id, createdAt: run.created_at, urls });
+    assets = await persistResults(env.MEDIA, cfg, { runId: run.id, createdAt: run.created_at, urls }, log);
   } catch (err) {
     if (!(err instanceof ResultError)) throw err;
     await failRun(env.DB, run.id, err, { stage: "download", duration_ms: Date.now() - started }, false, guard);
@@ -151,7 +153,7 @@ export async function storeResults(env, cfg, run, urls, guard) {
       detail: { images: assets.length, bytes, duration_ms: downloadMs },
     });
   } finally {
-    if (!completed && !(await succeeded(env.DB, run.id))) await deleteObjects(env.MEDIA, keys);
+    if (!completed && !(await succeeded(env.DB, run.id))) await deleteObjects(env.MEDIA, keys, log);
   }
   return null;
 }
