@@ -27,9 +27,6 @@ from infra.model.settings import REPO_ROOT
 DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 ENTRIES = (("python", "-m", "infra"), ("infra",), ("make",))
-# Commands the docs announce before they exist, with the issue that adds them. Their lines are not checked
-# until the command exists; the test below fails as soon as it does, so the entry is removed with it.
-ANNOUNCED: dict[str, str] = {}
 # Placeholders the docs write, and a value of the right shape for each.
 PLACEHOLDERS = {"<env>": "staging", "<stack>": "staging", "<run-id>": "3f6c1a52-0000-4000-8000-000000000001",
                 "<id>": "3f6c1a52-0000-4000-8000-000000000001"}
@@ -93,7 +90,7 @@ def _is_command(command: Documented) -> bool:
 
 
 COMMANDS = documented_commands()
-INFRA_COMMANDS = [c for c in COMMANDS if c.entry != ("make",) and c.args[0] not in ANNOUNCED]
+INFRA_COMMANDS = [c for c in COMMANDS if c.entry != ("make",)]
 MAKE_COMMANDS = [c for c in COMMANDS if c.entry == ("make",)]
 
 
@@ -142,15 +139,6 @@ def test_each_documented_make_target_exists(command: Documented, tmp_path: Path)
     result = subprocess.run(["make", "-n", *command.args], cwd=REPO_ROOT, env=operator_env(tmp_path),
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, f"{command.where}: `{command.text}` fails:\n{result.stderr}"
-
-
-@pytest.mark.parametrize("name", ANNOUNCED)
-def test_announced_commands_do_not_exist_yet(name: str) -> None:
-    """Once the command lands, remove it from ANNOUNCED so that its documented lines are checked too."""
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr), pytest.raises(SystemExit):
-        build_parser().parse_args([name, "--help"])
-    assert f"invalid choice: '{name}'" in stderr.getvalue(), f"`infra {name}` exists now ({ANNOUNCED[name]})"
 
 
 def test_a_mistake_in_a_documented_command_is_caught(tmp_path: Path) -> None:
