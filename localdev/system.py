@@ -16,6 +16,10 @@ developer runs. One `LocalSystem` is one running copy with its own ports and sta
    The backend runs with `--test-scheduled`, so `run_cron` fires its cron handler (`/__scheduled`) in every
    topology; in one process wrangler would deliver that request to the first Worker, the frontend.
    Stopped with SIGTERM to wrangler's own PID (it ignores SIGINT as a background job).
+
+`inspector=False` (the benchmarks) starts each Worker with `localdev/start_worker.mjs` instead: wrangler's own
+`startWorker`, same config, state and registry, without the DevTools inspector whose network reporting costs
+`wrangler dev` many times the transfer time of a large body (see that file).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from infra.model.settings import REPO_ROOT, StackSettings, load_settings
 from localdev.standin import StandIn
 
 WRANGLER_JS = REPO_ROOT / "node_modules" / "wrangler" / "bin" / "wrangler.js"
+START_WORKER_JS = Path(__file__).resolve().parent / "start_worker.mjs"
 DEFAULT_PORT = 8787
 DEFAULT_STATE_DIR = DEFAULT_LOCAL_STATE
 LOOPBACK = "127.0.0.1"
@@ -135,8 +140,24 @@ def _parent_death_signal() -> Callable[[], None] | None:
 
 
 def wrangler_env(state_dir: Path) -> dict[str, str]:
-    """The environment every wrangler command here runs with: offline, config and logs under `state_dir`."""
-    return {**os.environ, **OFFLINE_ENV, "XDG_CONFIG_HOME": str(state_dir / "xdg")}
+    """The environment every wrangler command here runs with: offline, config, logs and the dev registry under
+    `state_dir` (wrangler would use `~/.wrangler/registry` instead of XDG's when that folder exists)."""
+    xdg = state_dir / "xdg"
+    return {**os.environ, **OFFLINE_ENV, "XDG_CONFIG_HOME": str(xdg),
+            "WRANGLER_REGISTRY_PATH": str(xdg / ".wrangler" / "registry")}
+
+
+def serve_command(config: Path, port: int, persist: Path, *, inspector: bool = True,
+                  test_scheduled: bool = False) -> list[str]:
+    """The command that serves one Worker on `LOOPBACK:port` with local state under `persist`: `wrangler dev`, or
+    without the DevTools inspector `localdev/start_worker.mjs` (module docstring)."""
+    if inspector:
+        cmd = ["node", str(WRANGLER_JS), "dev", "-c", str(config), "--ip", LOOPBACK, "--port", str(port),
+               "--inspector-port", str(free_port()), "--persist-to", str(persist),
+               "--show-interactive-dev-session=false"]
+    else:
+        cmd = ["node", str(START_WORKER_JS), str(config), LOOPBACK, str(port), str(persist)]
+    return [*cmd, "--test-scheduled"] if test_scheduled else cmd
 
 
 class _Server:
@@ -205,6 +226,7 @@ class LocalSystem:
     `edit_workers` changes a Worker's declaration before its config is written, and `ready_status` is what
     `/api/health` must answer for the system to count as started: a test of a misconfigured Worker removes a
     binding and waits for 503. Otherwise a Worker that answers 503 `misconfigured` fails the start at once.
+    `inspector=False` starts the Workers without wrangler's DevTools inspector (module docstring).
     """
 
     def __init__(
@@ -221,6 +243,7 @@ class LocalSystem:
         echo: TextIO | None = None,
         edit_workers: Callable[[WorkerSpec], WorkerSpec] | None = None,
         ready_status: int = 200,
+        inspector: bool = True,
     ) -> None:
         self.port = port or free_port()
         self.state_dir = state_dir
@@ -235,6 +258,7 @@ class LocalSystem:
         self._echo = echo
         self._edit_workers = edit_workers
         self._ready_status = ready_status
+        self._inspector = inspector
         self._secrets: dict[str, str] = {}
         self.standin: StandIn | None = None
         self.settings: StackSettings | None = None
@@ -282,9 +306,10 @@ class LocalSystem:
     def alive(self) -> bool:
         return bool(self._servers) and all(server.alive for server in self._servers)
 
-    def server_pids(self) -> list[int]:
-        """PIDs of the `wrangler dev` processes (benchmarks measure the workerd processes below them)."""
-        return [server.proc.pid for server in self._servers]
+    def server_pids(self) -> dict[str, int]:
+        """PID of each Worker's wrangler process by name (`backend`, `frontend`); benchmarks measure the workerd
+        processes below them."""
+        return {server.name: server.proc.pid for server in self._servers}
 
     def stop_worker(self, role: Role) -> None:
         """Stop one Worker's `wrangler dev` and leave the other serving: an outage of that Worker (tests of what
@@ -388,13 +413,9 @@ class LocalSystem:
             raise LocalSystemError(str(exc)) from None
 
     def _serve(self, name: str, config: str, port: int) -> None:
-        cmd = [
-            "node", str(WRANGLER_JS), "dev", "-c", config,
-            "--ip", LOOPBACK, "--port", str(port), "--inspector-port", str(free_port()),
-            "--persist-to", str(self.persist_dir), "--show-interactive-dev-session=false",
-        ]
-        if name == "backend":
-            cmd.append("--test-scheduled")  # GET /__scheduled?cron=... runs scheduled() (see run_cron)
+        # The backend: GET /__scheduled?cron=... runs scheduled() (see run_cron).
+        cmd = serve_command(Path(config), port, self.persist_dir, inspector=self._inspector,
+                            test_scheduled=name == "backend")
         log_path = self.log_dir / f"wrangler-{name}-{port}.log"
         self._servers.append(_Server(name, cmd, wrangler_env(self.state_dir), log_path, self._echo))
 
@@ -458,5 +479,6 @@ __all__ = [
     "Upstream",
     "free_port",
     "main_env_upstream",
+    "serve_command",
     "wrangler_env",
 ]
