@@ -3,21 +3,33 @@
  * What an invocation costs in D1, in the units D1 bills: a D1 binding that passes every statement to the real one
  * and hands each result's `meta` (`rows_read`, `rows_written`) to a hook. index.js and queue.js meter every request,
  * delivery and cron tick and put the sums in its log line, so Workers Logs say what each one cost, and
- * `python -m localdev.footprint` measures what a run costs end to end (infra/ops/footprint.json).
- * tests/infra/query_plans.mjs watches the backend's statements through the same binding.
+ * `python -m bench.footprint` measures what a run costs end to end (infra/ops/footprint.json).
+ * tests/infra/query_plans.mjs watches the backend's statements through the same binding, and the bench's
+ * instrumented backend (bench/instrumented_backend) times its round trips with it.
  */
 
 /**
- * @typedef {{bound?: (sql: string, params: unknown[]) => void, ran: (meta: D1Meta) => void}} Hooks
+ * @typedef {object} Hooks
+ * @property {(sql: string, params: unknown[]) => void} [bound]  a statement was bound
+ * @property {(meta: D1Meta) => void} ran  a statement's result came back (each of a batch's)
+ * @property {(ms: number, statements: number) => void} [answered]  a round trip to D1 (a batch is one) took `ms`
  * @typedef {{queries: number, rows_read: number, rows_written: number}} Usage
  */
 
 /**
- * `db` with `hooks.bound` told of every statement as it is bound and `hooks.ran` of every result, batches
- * included; `first()` runs as `all()` so that its meta is seen.
+ * `db` with `hooks.bound` told of every statement as it is bound, `hooks.ran` of every result, batches
+ * included, and `hooks.answered` of every round trip; `first()` runs as `all()` so that its meta is seen.
  * @param {D1Database} db @param {Hooks} hooks @returns {D1Database}
  */
 export function watchD1(db, hooks) {
+  /** @template T @param {number} statements @param {() => Promise<T>} call @returns {Promise<T>} */
+  const timed = async (statements, call) => {
+    if (!hooks.answered) return call();
+    const started = Date.now();
+    const answer = await call();
+    hooks.answered(Date.now() - started, statements);
+    return answer;
+  };
   /** Bound statements handed out, by the real ones a batch must be given. */
   const real = new WeakMap();
   /** @param {D1PreparedStatement} statement @param {string} sql @returns {D1PreparedStatement} */
@@ -32,14 +44,14 @@ export function watchD1(db, hooks) {
         }
         if (name === "all" || name === "run") {
           return async () => {
-            const result = await target[name]();
+            const result = await timed(1, () => target[name]());
             hooks.ran(result.meta);
             return result;
           };
         }
         if (name === "first") {
           return async (/** @type {string | undefined} */ column) => {
-            const result = await target.all();
+            const result = await timed(1, () => target.all());
             hooks.ran(result.meta);
             const row = /** @type {Record<string, unknown> | undefined} */ (result.results[0]);
             return row === undefined ? null : column === undefined ? row : row[column];
@@ -55,7 +67,7 @@ export function watchD1(db, hooks) {
   return /** @type {D1Database} */ (/** @type {unknown} */ ({
     prepare: (/** @type {string} */ sql) => watched(db.prepare(sql), sql),
     batch: async (/** @type {D1PreparedStatement[]} */ statements) => {
-      const results = await db.batch(statements.map((s) => real.get(s) ?? s));
+      const results = await timed(statements.length, () => db.batch(statements.map((s) => real.get(s) ?? s)));
       for (const result of results) hooks.ran(result.meta);
       return results;
     },
