@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from bench.persist import workerd_pids
+from bench.processes import workerd_below
 from infra.d1.executors import local_database_path
 from infra.model.contract import HEADERS, TERMINAL
 from infra.ops.cost import FOOTPRINT_FILE, KINDS
@@ -73,15 +73,16 @@ class _Window:
 
 def _roles(system: LocalSystem) -> dict[str, tuple[Path, int]]:
     """Each Worker's log file and wrangler PID, by role (the log file is named after the role)."""
-    out = {}
-    for path, pid in zip(system.log_paths, system.server_pids(), strict=True):
-        out["backend" if "-backend-" in path.name else "frontend"] = (path, pid)
-    return out
+    pids = system.server_pids()
+    return {role: (next(p for p in system.log_paths if f"-{role}-" in p.name), pid) for role, pid in pids.items()}
 
 
 def _cpu_ticks(root: int) -> int:
+    pids = workerd_below(root)
+    if not pids:
+        raise FootprintError(f"measure footprint failed: no workerd process below wrangler process {root}")
     total = 0
-    for pid in workerd_pids(root):
+    for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:

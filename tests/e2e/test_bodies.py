@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.persist import measure, workerd_pids
+from bench.processes import peak_growth, workerd_below
 from infra.model.contract import LIMITS
 from localdev.system import LOOPBACK, LocalSystem
 from tests.e2e.support import LocalState, StandInControl, error_of, log_lines, wait_for_run
@@ -110,15 +110,16 @@ def _backend_413s(system: LocalSystem) -> int:
 def _refused_uploads(system: LocalSystem, framing: str) -> tuple[float, float, list[Upload]]:
     """(memory growth of a small refused body, the largest growth of a 200 MiB one, the 200 MiB uploads); the
     200 MiB upload is repeated only while the local proxy lost the backend's answer (see above)."""
-    pids = [pid for root in system.server_pids() for pid in workerd_pids(root)]
+    pids = [pid for root in system.server_pids().values() for pid in workerd_below(root)]
+    assert pids, "no workerd process found below the Workers' wrangler processes: nothing would be measured"
     small: list[Upload] = []
-    _, small_growth = measure(pids, lambda: small.append(upload(system.port, SMALL, framing)))
+    _, small_growth = peak_growth(pids, lambda: small.append(upload(system.port, SMALL, framing)))
     assert small[0].status in (413, 503), small[0].answer[:300]
     uploads: list[Upload] = []
     big_growth = 0.0
     for _ in range(ATTEMPTS):
         refused_before = _backend_413s(system)
-        _, growth = measure(pids, lambda: uploads.append(upload(system.port, BIG, framing)))
+        _, growth = peak_growth(pids, lambda: uploads.append(upload(system.port, BIG, framing)))
         big_growth = max(big_growth, growth)
         last = uploads[-1]
         assert last.status in (413, 503), last.answer[:300]
