@@ -230,7 +230,9 @@ class _Round:
     def run_durations(self, run: dict, at: str) -> tuple[float, float]:
         """(upstream call ms, store results ms) from the run's own events."""
         base = self.instrumented.url if at == "generate-instrumented" else self.system.url
-        events = self.client.get(f"{base}/api/runs/{run['id']}").json()["events"]
+        # A run's events are the admin's to read (docs/api.md "Who may read a run").
+        events = self.client.get(f"{base}/api/runs/{run['id']}",
+                                 headers={"Authorization": f"Bearer {self.system.admin_token}"}).json()["events"]
         detail = {e["to"]: e["detail"] for e in events if e["type"] == "status"}
         return float(detail["persisting"]["duration_ms"]), float(detail["succeeded"]["duration_ms"])
 
