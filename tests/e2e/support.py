@@ -179,10 +179,11 @@ class LocalState:
 
 class ChunkedOrigin:
     """A second, plain HTTP origin that streams registered bodies with chunked encoding (no Content-Length),
-    the case where the backend cannot hand R2 a length up front."""
+    the case where the backend cannot hand R2 a length up front, or with a Content-Length when asked."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self._bodies: dict[str, tuple[bytes, str]] = {}
+        self._with_length: set[str] = set()
         self.requests: list[str] = []
         origin = self
 
@@ -194,6 +195,11 @@ class ChunkedOrigin:
                 body, content_type = origin._bodies.get(self.path, (b"not found", "text/plain"))
                 self.send_response(200 if self.path in origin._bodies else 404)
                 self.send_header("Content-Type", content_type)
+                if self.path in origin._with_length:
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 for start in range(0, len(body), 256 * 1024):
@@ -210,8 +216,10 @@ class ChunkedOrigin:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def serve(self, path: str, body: bytes, content_type: str = "image/png") -> str:
+    def serve(self, path: str, body: bytes, content_type: str = "image/png", *, with_length: bool = False) -> str:
         self._bodies[path] = (body, content_type)
+        if with_length:
+            self._with_length.add(path)
         return f"http://{self.host}{path}"
 
     def stop(self) -> None:
