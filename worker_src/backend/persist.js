@@ -5,6 +5,12 @@
  * `FixedLengthStream` into one `put`; without one (chunked), through a multipart upload whose parts are the
  * only buffer. All or nothing: on any failure every object written for the run is deleted (and an unfinished
  * multipart upload aborted) before the error is rethrown, so a failed run leaves nothing in the bucket.
+ *
+ * The meter reads the body itself, in pieces of `PIECE_BYTES` into one buffer it reuses: the network hands a
+ * body over in chunks of a few KiB, and a JavaScript step per chunk (a `TransformStream`, a copy for the hash)
+ * cost the backend about as much again as the bare put, and ~20 MiB of garbage per 32 MiB of image
+ * (bench/REPORT.md). A piece is written on only after the previous one was taken: a `FixedLengthStream` write
+ * settles once its reader has copied the bytes out, so reading into the same buffer again is safe.
  */
 
 import { MEDIA_KEY_PREFIX } from "./contract.js";
@@ -15,6 +21,8 @@ import { hex } from "./encoding.js";
 export const IMMUTABLE = "public, max-age=31536000, immutable";
 /** R2 multipart: every part but the last must be the same size, at least 5 MiB. */
 const PART_BYTES = 5 * 1024 * 1024;
+/** The meter's read size: `readAtLeast` gathers the network's small chunks into pieces of this size. */
+const PIECE_BYTES = 64 * 1024;
 
 /**
  * @typedef {object} StoredAsset
@@ -86,12 +94,12 @@ async function persistOne(bucket, cfg, url, idx, keyFor, log) {
     const type = IMAGE_TYPES[opened.contentType];
     key = keyFor(type.ext);
     counted = meter(cfg.maxImageBytes, type.magic);
-    const body = /** @type {ReadableStream<Uint8Array>} */ (opened.response.body).pipeThrough(counted.stream);
+    const body = /** @type {ReadableStream<Uint8Array>} */ (opened.response.body);
     const options = { httpMetadata: { contentType: opened.contentType, cacheControl: IMMUTABLE } };
     if (opened.length !== null) {
-      await putKnownLength(bucket, key, body, opened.length, options);
+      await putKnownLength(bucket, key, counted.pump(body), opened.length, options);
     } else {
-      await putUnknownLength(bucket, key, body, options);
+      await putUnknownLength(bucket, key, counted.pump(body), options);
     }
     const { bytes, sha256 } = await counted.result();
     return { idx, r2_key: key, sha256, bytes, content_type: opened.contentType, source_host: opened.url.host };
@@ -117,33 +125,45 @@ function classify(err, signal, cfg, got) {
 }
 
 /**
- * @param {R2Bucket} bucket @param {string} key @param {ReadableStream<Uint8Array>} body @param {number} length
+ * The body's pieces as the meter hands them out: each one's bytes must have been taken (copied or written on)
+ * before the next is asked for, because it is read into the same buffer.
+ * @typedef {AsyncGenerator<Uint8Array, void, undefined>} Pieces
+ */
+
+/**
+ * @param {R2Bucket} bucket @param {string} key @param {Pieces} pieces @param {number} length
  * @param {R2PutOptions} options
  */
-async function putKnownLength(bucket, key, body, length, options) {
+async function putKnownLength(bucket, key, pieces, length, options) {
   // FixedLengthStream gives R2 the length up front and errors if the body is shorter or longer.
   const { readable, writable } = new FixedLengthStream(length);
-  const [pumped, put] = await Promise.allSettled([body.pipeTo(writable), bucket.put(key, readable, options)]);
+  const writer = writable.getWriter();
+  const pump = async () => {
+    try {
+      for await (const piece of pieces) await writer.write(piece);
+      await writer.close();
+    } catch (err) {
+      await writer.abort(err).catch(() => {});
+      throw err;
+    }
+  };
+  const [pumped, put] = await Promise.allSettled([pump(), bucket.put(key, readable, options)]);
   if (pumped.status === "rejected") throw pumped.reason;
   if (put.status === "rejected") throw new ResultError("storage_failed", `storing the result failed: ${put.reason}`);
 }
 
 /**
- * @param {R2Bucket} bucket @param {string} key @param {ReadableStream<Uint8Array>} body
- * @param {R2MultipartOptions} options
+ * @param {R2Bucket} bucket @param {string} key @param {Pieces} pieces @param {R2MultipartOptions} options
  */
-async function putUnknownLength(bucket, key, body, options) {
-  const reader = body.getReader();
+async function putUnknownLength(bucket, key, pieces, options) {
   const pending = new Chunks();
   /** @type {R2MultipartUpload | null} */
   let upload = null;
   /** @type {R2UploadedPart[]} */
   const parts = [];
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      pending.push(value);
+    for await (const piece of pieces) {
+      pending.push(piece.slice()); // the meter reads into this buffer again
       while (pending.size >= PART_BYTES) {
         upload ??= await bucket.createMultipartUpload(key, options);
         parts.push(await upload.uploadPart(parts.length + 1, pending.take(PART_BYTES)));
@@ -157,7 +177,6 @@ async function putUnknownLength(bucket, key, body, options) {
     if (rest.byteLength > 0) parts.push(await upload.uploadPart(parts.length + 1, rest));
     await upload.complete(parts);
   } catch (err) {
-    await reader.cancel().catch(() => {});
     if (upload !== null) await upload.abort().catch(() => {});
     throw err;
   }
@@ -195,8 +214,8 @@ class Chunks {
 }
 
 /**
- * A pass-through that counts bytes (failing past `limit`), checks the first bytes against the declared image
- * type, and feeds a SHA-256 digest.
+ * Counts bytes (failing past `limit`), checks the first bytes against the declared image type and feeds a
+ * SHA-256 digest, over a body it reads in pieces (`pump`).
  * @param {number} limit @param {(head: Uint8Array) => boolean} magic
  */
 function meter(limit, magic) {
@@ -208,28 +227,47 @@ function meter(limit, magic) {
   const checkHead = () => {
     if (!magic(head)) throw new ResultError("result_bad_content_type", "the result's bytes are not the image type it claims");
   };
-  /** @type {TransformStream<Uint8Array, Uint8Array>} */
-  const stream = new TransformStream({
-    async transform(chunk, controller) {
-      bytes += chunk.byteLength;
-      if (bytes > limit) throw new ResultError("result_too_large", `the result exceeds the limit of ${limit} bytes`);
-      if (head.byteLength < SNIFF) {
-        const joined = new Uint8Array(Math.min(SNIFF, head.byteLength + chunk.byteLength));
-        joined.set(head);
-        joined.set(chunk.subarray(0, joined.byteLength - head.byteLength), head.byteLength);
-        head = joined;
-        if (head.byteLength >= SNIFF) checkHead();
+  /** @param {Uint8Array} piece */
+  const count = async (piece) => {
+    bytes += piece.byteLength;
+    if (bytes > limit) throw new ResultError("result_too_large", `the result exceeds the limit of ${limit} bytes`);
+    if (head.byteLength < SNIFF) {
+      const joined = new Uint8Array(Math.min(SNIFF, head.byteLength + piece.byteLength));
+      joined.set(head);
+      joined.set(piece.subarray(0, joined.byteLength - head.byteLength), head.byteLength);
+      head = joined;
+      if (head.byteLength >= SNIFF) checkHead();
+    }
+    await hash.write(piece); // DigestStream hashes the bytes before the write settles
+  };
+  return {
+    /**
+     * The body's pieces, each counted, checked and hashed before it is handed out; a body that ends before
+     * the image signature could be read is refused too.
+     * @param {ReadableStream<Uint8Array>} body @returns {Pieces}
+     */
+    async *pump(body) {
+      const reader = body.getReader({ mode: "byob" });
+      let view = new Uint8Array(PIECE_BYTES);
+      let finished = false;
+      try {
+        for (;;) {
+          const { done, value } = await reader.readAtLeast(PIECE_BYTES, view);
+          if (value && value.byteLength > 0) {
+            await count(value);
+            yield value;
+          }
+          if (done || !value) break;
+          view = new Uint8Array(value.buffer);
+        }
+        finished = true;
+      } finally {
+        // A consumer that stopped early (a failed write, a refused piece) leaves the rest of the body unread.
+        if (!finished) await reader.cancel().catch(() => {});
       }
-      await hash.write(chunk.slice());
-      controller.enqueue(chunk);
-    },
-    async flush() {
       if (head.byteLength < SNIFF) checkHead();
       await hash.close();
     },
-  });
-  return {
-    stream,
     bytes: () => bytes,
     /** @returns {Promise<{bytes: number, sha256: string}>} */
     result: async () => ({ bytes, sha256: hex(await digest.digest) }),
